@@ -1,0 +1,59 @@
+/**
+ * The one place where errors become ApplicationFailures. The failure `type` is the error class name (or, for storage
+ * errors, `Storage<Code>`); workflows and the CLI branch on it. Permanent conditions are non-retryable.
+ */
+import { ApplicationFailure, cancellationSignal, CancelledFailure } from '@temporalio/activity';
+import { NON_RETRYABLE_ERRORS } from '../workflows/shared/errors';
+import { StorageError } from './storage/driver';
+
+/** Bad input that slipped past the client's checks (a path missing on the node, say). */
+export class InvalidInputError extends Error {
+  override readonly name = 'InvalidInputError';
+}
+
+/** No committed backup matches what a restore asked for. */
+export class NoBackupFoundError extends Error {
+  override readonly name = 'NoBackupFoundError';
+}
+
+
+export function toFailure(err: unknown): unknown {
+  if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
+  const signal = safeSignal();
+  if (signal?.aborted) return signal.reason instanceof CancelledFailure ? signal.reason : new CancelledFailure(String(signal.reason));
+  if (err instanceof StorageError) {
+    return ApplicationFailure.create({ message: err.message, type: `Storage${err.code}`, nonRetryable: err.permanent, cause: err });
+  }
+  if (err instanceof Error) {
+    const type = err.name === 'Error' ? (err as NodeJS.ErrnoException).code ?? 'Error' : err.name;
+    const nonRetryable = (NON_RETRYABLE_ERRORS as readonly string[]).includes(type);
+    return ApplicationFailure.create({ message: err.message, type, nonRetryable, cause: err });
+  }
+  return ApplicationFailure.create({ message: String(err), type: 'Error' });
+}
+
+function safeSignal(): AbortSignal | undefined {
+  try {
+    return cancellationSignal();
+  } catch {
+    return undefined; // not inside an activity
+  }
+}
+
+/** Wraps every function of an activity object so that what it throws is mapped by `toFailure`. */
+export function withFailureMapping<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    const named = {
+      async [name](...args: never[]): Promise<unknown> {
+        try {
+          return await fn(...args);
+        } catch (err) {
+          throw toFailure(err);
+        }
+      },
+    };
+    wrapped[name] = named[name];
+  }
+  return wrapped as T;
+}

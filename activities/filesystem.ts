@@ -1,0 +1,252 @@
+/** Node-local filesystem backup and restore: walk -> tar -> compress -> segments -> storage, and back. */
+import { access, constants, lstat, mkdir, readdir } from 'node:fs/promises';
+import { isAbsolute, normalize } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { activityInfo, cancellationSignal, heartbeat, log } from '@temporalio/activity';
+import { backupPrefix, segmentKey } from '../workflows/shared/naming';
+import { selectRestorePoint } from '../workflows/shared/selection';
+import type {
+  BackupFsInput,
+  BackupFsResult,
+  BackupRef,
+  BackupSummary,
+  ListBackupsInput,
+  RestoreFsInput,
+  RestoreFsResult,
+  StorageTarget,
+} from '../workflows/shared/types';
+import { commitManifest, discardUncommitted, listManifests, readManifest } from './catalog';
+import { InvalidInputError, NoBackupFoundError } from './failures';
+import type { Manifest } from './manifest';
+import { MANIFEST_FORMAT, summarize } from './manifest';
+import { createCompressor, createDecompressor, DEFAULT_LEVELS } from './pipeline/compress';
+import { readSegments, Segmenter } from './pipeline/segment';
+import { extractTar } from './pipeline/tar-extract';
+import { packSources } from './pipeline/tar-pack';
+import { scanSources, sourcePrefixes } from './pipeline/walk';
+import { ProgressReporter, WarningList } from './progress';
+import { applyDirMeta, conflictsWithTarget, mergeStaging, RestoreConflictError, removeStaging, stagingPath } from './restore-target';
+import type { OpenStorage } from './storage/registry';
+
+export interface FsActivityDeps {
+  openStorage: OpenStorage;
+}
+
+export interface FsBackupPlan {
+  ref: BackupRef;
+  estimate: { files: number; dirs: number; bytes: number };
+}
+
+const RESULT_WARNINGS = 50;
+const MANIFEST_WARNINGS = 10_000;
+
+async function checkSources(paths: readonly string[]): Promise<void> {
+  if (paths.length === 0) throw new InvalidInputError('no source path given');
+  const normalized = paths.map((p) => normalize(p).replace(/\/+$/, '') || '/');
+  for (const [i, p] of normalized.entries()) {
+    if (!isAbsolute(p)) throw new InvalidInputError(`source path ${p} is not absolute`);
+    try {
+      const st = await lstat(p);
+      if (st.isDirectory()) await readdir(p);
+      else if (st.isFile()) await access(p, constants.R_OK);
+      else throw new InvalidInputError(`source path ${p} is neither a folder nor a regular file`);
+    } catch (err) {
+      if (err instanceof InvalidInputError) throw err;
+      throw new InvalidInputError(`source path ${p} cannot be read on this node: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    for (const other of normalized.slice(i + 1)) {
+      if (other === p || other.startsWith(`${p}/`) || p.startsWith(`${other}/`) || p === '/' || other === '/') {
+        throw new InvalidInputError(`source paths ${p} and ${other} overlap`);
+      }
+    }
+  }
+}
+
+async function withStorage<T>(open: OpenStorage, target: StorageTarget, fn: (d: ReturnType<OpenStorage>) => Promise<T>): Promise<T> {
+  const driver = open(target);
+  try {
+    return await fn(driver);
+  } finally {
+    await driver.close();
+  }
+}
+
+export function createFsActivities(deps: FsActivityDeps) {
+  return {
+    /** Checks the sources and the storage before anything is written, and counts what will be read. */
+    async planFsBackup(input: BackupFsInput & { timestamp: string }): Promise<FsBackupPlan> {
+      const signal = cancellationSignal();
+      await checkSources(input.paths);
+      const ref: BackupRef = { host: input.node, name: input.name, timestamp: input.timestamp };
+      await withStorage(deps.openStorage, input.storage, async (driver) => {
+        // Writability probe: the backup would otherwise fail only after reading the whole tree.
+        const probe = `${backupPrefix(ref)}/.probe`;
+        await driver.put(probe, Buffer.from('permafrost'), { signal });
+        await driver.remove(probe, { signal });
+        for await (const obj of driver.list(`${backupPrefix(ref)}/`, { signal })) {
+          throw new InvalidInputError(`storage already holds data for backup ${backupPrefix(ref)} (${obj.key})`);
+        }
+      });
+      const estimate = await scanSources(sourcePrefixes(input.paths), {
+        exclude: input.exclude,
+        signal,
+        onProgress: (t) => heartbeat({ phase: 'scanning', files: t.files, bytes: 0, totalBytes: t.bytes, segment: 0, storedBytes: 0 }),
+      });
+      return { ref, estimate };
+    },
+
+    /** Streams the sources into storage; the manifest is written last. On failure or cancel nothing partial stays. */
+    async backupFilesystem(input: BackupFsInput & FsBackupPlan): Promise<BackupFsResult> {
+      const signal = cancellationSignal();
+      const info = activityInfo();
+      const { ref } = input;
+      const startedAt = new Date();
+      return withStorage(deps.openStorage, input.storage, async (driver) => {
+        const committed = await readManifest(driver, ref, signal);
+        if (committed) return { ref, stats: committed.stats, warnings: committed.warnings.slice(0, RESULT_WARNINGS) };
+        // An earlier attempt died mid-stream: start over on a clean folder (resume comes with the storage drivers).
+        if (info.attempt > 1) await discardUncommitted(driver, ref, signal);
+
+        const progress = new ProgressReporter({ phase: 'reading', totalBytes: input.estimate.bytes });
+        const warnings = new WarningList(MANIFEST_WARNINGS);
+        const sources = sourcePrefixes(input.paths);
+        const { stream, done } = packSources({
+          sources,
+          exclude: input.exclude,
+          signal,
+          onProgress: (s) => progress.update({ files: s.files, bytes: s.bytes }),
+          onWarning: (m) => {
+            warnings.add(m);
+            log.warn('backup warning', { warning: m });
+          },
+        });
+        let streamBytes = 0;
+        let storedBytes = 0;
+        const count = new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            streamBytes += chunk.length;
+            cb(null, chunk);
+          },
+        });
+        const segmenter = new Segmenter(input.segmentSize, async (seg) => {
+          await driver.put(segmentKey(ref, seg.index), seg.data, { signal });
+          storedBytes += seg.data.length;
+          progress.update({ segment: seg.index + 1, storedBytes }, true);
+        });
+        try {
+          await pipeline(stream, count, createCompressor(input.compression, input.compressionLevel), segmenter, { signal });
+          const packed = await done;
+          const manifest: Manifest = {
+            format: MANIFEST_FORMAT,
+            kind: 'fs',
+            ref,
+            level: 0,
+            createdAt: startedAt.toISOString(),
+            completedAt: new Date().toISOString(),
+            workflowId: info.workflowExecution?.workflowId ?? '',
+            runId: info.workflowExecution?.runId ?? '',
+            sources,
+            exclude: input.exclude,
+            compression: { algorithm: input.compression, level: input.compressionLevel ?? DEFAULT_LEVELS[input.compression] },
+            encryption: null,
+            segmentSize: input.segmentSize,
+            segments: segmenter.records,
+            stats: { ...packed, streamBytes, storedBytes, segments: segmenter.records.length },
+            warnings: warnings.list(),
+          };
+          progress.update({ phase: 'committing', files: packed.files, bytes: packed.bytes }, true);
+          await commitManifest(driver, manifest, signal);
+          return { ref, stats: manifest.stats, warnings: manifest.warnings.slice(0, RESULT_WARNINGS) };
+        } catch (err) {
+          // Segments written so far are useless without a manifest; remove them now (the workflow's cleanup
+          // does the same if this worker dies before getting here).
+          const { removed } = await discardUncommitted(driver, ref).catch(() => ({ removed: -1 }));
+          log.warn('backup failed; uncommitted data removed', { removed, error: String(err) });
+          throw err;
+        }
+      });
+    },
+
+    /** Undo of backupFilesystem: removes an uncommitted backup's objects; a committed backup is kept. Idempotent. */
+    async discardUncommittedBackup(input: { storage: StorageTarget; ref: BackupRef }): Promise<{ committed: boolean; removed: number }> {
+      return withStorage(deps.openStorage, input.storage, (driver) => discardUncommitted(driver, input.ref, cancellationSignal()));
+    },
+
+    async listStoredBackups(input: ListBackupsInput): Promise<BackupSummary[]> {
+      return withStorage(deps.openStorage, input.storage, async (driver) => {
+        const manifests = await listManifests(driver, { host: input.host, name: input.name }, cancellationSignal(), (key, reason) =>
+          log.warn('unreadable manifest skipped', { key, reason })
+        );
+        return manifests.map(summarize);
+      });
+    },
+
+    /** The backup a restore will read: exact timestamp, newest at or before a date, or newest. */
+    async selectBackup(input: RestoreFsInput): Promise<BackupSummary> {
+      const host = input.host ?? input.node;
+      const backups = await withStorage(deps.openStorage, input.storage, (driver) =>
+        listManifests(driver, { host, name: input.name }, cancellationSignal())
+      );
+      const chosen = selectRestorePoint(backups.map(summarize), { timestamp: input.timestamp, fromDate: input.fromDate });
+      if (!chosen.ok) throw new NoBackupFoundError(`${host}_${input.name} in ${input.storage.driver}:${input.storage.path}: ${chosen.reason}`);
+      return chosen.backup;
+    },
+
+    /** Verifies and extracts a backup into a staging folder, then moves it into the target. */
+    async restoreFilesystem(input: RestoreFsInput & { ref: BackupRef; stagingId: string }): Promise<RestoreFsResult> {
+      const signal = cancellationSignal();
+      const target = normalize(input.target);
+      if (!isAbsolute(target)) throw new InvalidInputError(`target ${target} is not absolute`);
+      await mkdir(target, { recursive: true });
+      const staging = stagingPath(target, input.stagingId);
+      await removeStaging(staging); // a retry starts over
+      await mkdir(staging, { mode: 0o700 });
+      const restoreOwners = process.getuid?.() === 0;
+      const warnings = new WarningList(RESULT_WARNINGS);
+      try {
+        return await withStorage(deps.openStorage, input.storage, async (driver) => {
+          const manifest = await readManifest(driver, input.ref, signal);
+          if (!manifest) throw new NoBackupFoundError(`backup ${backupPrefix(input.ref)} has no manifest (not committed or deleted)`);
+          const progress = new ProgressReporter({ phase: 'writing', totalBytes: manifest.stats.bytes });
+          const bytes = readSegments(
+            manifest.segments,
+            (index) => driver.get(segmentKey(input.ref, index), { signal }),
+            (index) => progress.update({ segment: index + 1 })
+          );
+          const result = await extractTar(
+            Readable.from(bytes).pipe(createDecompressor(manifest.compression.algorithm)),
+            {
+              root: staging,
+              allowExternalSymlinks: input.allowExternalSymlinks,
+              restoreOwners,
+              signal,
+              onWarning: (m) => warnings.add(m),
+              onProgress: (s) => progress.update({ files: s.files, bytes: s.bytes }),
+              // Fail early on a conflict rather than after reading the whole backup.
+              beforeEntry: input.overwrite
+                ? undefined
+                : async (rel, type) => {
+                    if (await conflictsWithTarget(target, rel, type)) throw new RestoreConflictError([rel]);
+                  },
+            }
+          );
+          progress.update({ phase: 'moving' }, true);
+          await mergeStaging(staging, target, input.overwrite);
+          await applyDirMeta(target, result.dirs, restoreOwners);
+          const s = result.stats;
+          return { ref: input.ref, target, files: s.files + s.hardlinks, dirs: s.dirs, symlinks: s.symlinks, bytes: s.bytes, warnings: warnings.list() };
+        });
+      } finally {
+        await removeStaging(staging);
+      }
+    },
+
+    /** Undo of restoreFilesystem: removes its staging folder (the target itself is never touched). Idempotent. */
+    async discardRestoreStaging(input: { target: string; stagingId: string }): Promise<void> {
+      await removeStaging(stagingPath(normalize(input.target), input.stagingId));
+    },
+  };
+}
+
+export type FsActivities = ReturnType<typeof createFsActivities>;

@@ -1,0 +1,13 @@
+/** Storage target -> driver. New drivers register here. */
+import type { StorageTarget } from '../../workflows/shared/types';
+import type { StorageDriver } from './driver';
+import { LocalStorage } from './local';
+
+export type OpenStorage = (target: StorageTarget) => StorageDriver;
+
+export const openStorage: OpenStorage = (target) => {
+  switch (target.driver) {
+    case 'local':
+      return new LocalStorage(target.path);
+  }
+};

@@ -1,0 +1,4 @@
+/** Workflow bundle entry: every workflow type, by name. Sandbox code only. */
+export { backupFs } from './backup-fs';
+export { restoreFs } from './restore-fs';
+export { listBackups } from './list-backups';

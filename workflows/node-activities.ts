@@ -1,0 +1,48 @@
+/** Proxies for the activities of one node, grouped by timeout profile. */
+import { proxyActivities } from '@temporalio/workflow';
+import type { ActivityOptions } from '@temporalio/workflow';
+import type { NodeActivities } from '../activities';
+import { NON_RETRYABLE_ERRORS } from './shared/errors';
+import { nodeTaskQueue } from './shared/queues';
+
+const NON_RETRYABLE = [...NON_RETRYABLE_ERRORS];
+
+// A node queue dies with its worker: scheduleToStart bounds how long a step waits for a dead node.
+const quick: ActivityOptions = {
+  scheduleToStartTimeout: '10 minutes',
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+};
+
+// Long transfers: heartbeats carry progress and deliver cancellation; a silent worker is declared dead after 2 min.
+const transfer: ActivityOptions = {
+  scheduleToStartTimeout: '10 minutes',
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '10s', maximumInterval: '5 minutes', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+};
+
+// Undo steps retry for an hour; after that the sweeper owns the leftovers.
+const cleanup: ActivityOptions = {
+  scheduleToCloseTimeout: '1 hour',
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '5s', maximumInterval: '2 minutes', nonRetryableErrorTypes: ['InvalidInputError'] },
+};
+
+export function nodeActivities(node: string) {
+  const taskQueue = nodeTaskQueue(node);
+  const { planFsBackup, selectBackup, listStoredBackups } = proxyActivities<NodeActivities>({ ...quick, taskQueue });
+  const { backupFilesystem, restoreFilesystem } = proxyActivities<NodeActivities>({ ...transfer, taskQueue });
+  const { discardUncommittedBackup, discardRestoreStaging } = proxyActivities<NodeActivities>({ ...cleanup, taskQueue });
+  return {
+    planFsBackup,
+    selectBackup,
+    listStoredBackups,
+    backupFilesystem,
+    restoreFilesystem,
+    discardUncommittedBackup,
+    discardRestoreStaging,
+  };
+}

@@ -1,0 +1,13 @@
+/** ApplicationFailure types that are never worth retrying (activities/failures.ts sets `nonRetryable` from this). */
+export const NON_RETRYABLE_ERRORS = [
+  'InvalidInputError',
+  'NoBackupFoundError',
+  'RestoreConflictError',
+  'UnsafeEntryError',
+  'CorruptSegmentError',
+  'InvalidManifestError',
+  'StorageNotFound',
+  'StorageInvalidKey',
+  'StorageAccessDenied',
+  'StorageCorrupt',
+] as const;

@@ -1,0 +1,41 @@
+/** Choosing what to restore. Pure, so it is unit-tested and usable in the sandbox. */
+import type { BackupSummary } from './types';
+import { parseBackupTimestamp } from './naming';
+
+export interface RestorePointQuery {
+  /** Exact timestamp of the wanted backup. */
+  timestamp?: string;
+  /** ISO 8601 instant; the newest backup taken at or before it. Without a zone it is read as UTC. */
+  fromDate?: string;
+}
+
+/** Parses an operator-supplied date as UTC unless it names a zone. Returns undefined when it is not a date. */
+export function parseUtcDate(text: string): Date | undefined {
+  const trimmed = text.trim();
+  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$/i.test(trimmed)) return undefined;
+  const hasZone = /(Z|[+-]\d{2}:?\d{2})$/i.test(trimmed) && trimmed.length > 10;
+  const iso = trimmed.length === 10 ? `${trimmed}T00:00:00Z` : hasZone ? trimmed : `${trimmed}Z`;
+  const date = new Date(iso.replace(' ', 'T'));
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+export type Selection = { ok: true; backup: BackupSummary } | { ok: false; reason: string };
+
+/** Picks the backup to restore from committed backups of one host/name. */
+export function selectRestorePoint(backups: readonly BackupSummary[], query: RestorePointQuery): Selection {
+  if (backups.length === 0) return { ok: false, reason: 'no committed backup exists for this host and name' };
+  if (query.timestamp !== undefined) {
+    const exact = backups.find((b) => b.ref.timestamp === query.timestamp);
+    return exact ? { ok: true, backup: exact } : { ok: false, reason: `no backup with timestamp ${query.timestamp}` };
+  }
+  const sorted = [...backups].sort((a, b) => (a.ref.timestamp < b.ref.timestamp ? 1 : -1));
+  if (query.fromDate === undefined) return { ok: true, backup: sorted[0]! };
+  const limit = parseUtcDate(query.fromDate);
+  if (!limit) return { ok: false, reason: `--from-date ${JSON.stringify(query.fromDate)} is not an ISO 8601 date` };
+  const found = sorted.find((b) => (parseBackupTimestamp(b.ref.timestamp)?.getTime() ?? Infinity) <= limit.getTime());
+  if (!found) {
+    const oldest = sorted[sorted.length - 1]!.ref.timestamp;
+    return { ok: false, reason: `no backup at or before ${limit.toISOString()}; the oldest is ${oldest}` };
+  }
+  return { ok: true, backup: found };
+}

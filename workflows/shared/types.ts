@@ -1,0 +1,123 @@
+/** The contract between client, workflows and activities: plain data only (it crosses the Temporal boundary). */
+
+/** Compression algorithms of the stream pipeline. */
+export const COMPRESSIONS = ['zstd', 'gzip', 'none'] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+
+/** Where backups are stored. Secrets are never part of it: only references (paths, profile names). */
+export type StorageTarget = LocalStorageTarget;
+
+/** A directory on the node that runs the storage activities. */
+export interface LocalStorageTarget {
+  driver: 'local';
+  /** Absolute path of the storage root (Freezer's --container for local storage). */
+  path: string;
+}
+
+/** Identifies one backup inside a storage: `<host>_<name>/<timestamp>`. */
+export interface BackupRef {
+  host: string;
+  name: string;
+  /** UTC, `YYYYMMDDTHHMMSS.mmmZ`; sorts lexicographically in time order. */
+  timestamp: string;
+}
+
+export interface FsBackupOptions {
+  /** Absolute source paths on the node. */
+  paths: string[];
+  /** Glob patterns; a pattern without `/` matches a basename anywhere (GNU tar style). */
+  exclude: string[];
+  compression: Compression;
+  /** Algorithm-specific level; undefined = the algorithm's default. */
+  compressionLevel?: number;
+  /** Bytes per stored segment. */
+  segmentSize: number;
+}
+
+export interface BackupFsInput extends FsBackupOptions {
+  /** Node whose worker reads the paths (task queue `permafrost-node-<node>`). */
+  node: string;
+  /** Backup name; the backup is stored as `<node>_<name>`. */
+  name: string;
+  storage: StorageTarget;
+}
+
+export interface BackupStats {
+  files: number;
+  dirs: number;
+  symlinks: number;
+  hardlinks: number;
+  /** Bytes of file content read. */
+  bytes: number;
+  /** Bytes of the uncompressed archive stream. */
+  streamBytes: number;
+  /** Bytes written to storage (compressed, segmented). */
+  storedBytes: number;
+  segments: number;
+}
+
+export interface BackupFsResult {
+  ref: BackupRef;
+  stats: BackupStats;
+  /** Files that could not be read, changed while read, or were skipped; the backup is still valid. */
+  warnings: string[];
+}
+
+export interface RestoreFsInput {
+  /** Node whose worker writes the target directory. */
+  node: string;
+  storage: StorageTarget;
+  name: string;
+  /** Host the backup was taken on; defaults to `node`. */
+  host?: string;
+  /** Exact backup timestamp; otherwise the newest one at or before `fromDate` (ISO 8601), or the newest. */
+  timestamp?: string;
+  fromDate?: string;
+  /** Absolute target directory; created if missing. */
+  target: string;
+  /** Replace existing files in the target. Without it, any existing file fails the restore before anything is written. */
+  overwrite: boolean;
+  /** Restore symlinks whose target lies outside the target directory (they are refused otherwise). */
+  allowExternalSymlinks: boolean;
+}
+
+export interface RestoreFsResult {
+  ref: BackupRef;
+  target: string;
+  files: number;
+  dirs: number;
+  symlinks: number;
+  bytes: number;
+  warnings: string[];
+}
+
+/** A committed backup as listed from storage. */
+export interface BackupSummary {
+  ref: BackupRef;
+  kind: 'fs';
+  level: number;
+  createdAt: string;
+  completedAt: string;
+  sources: string[];
+  compression: Compression;
+  stats: BackupStats;
+  warningCount: number;
+}
+
+export interface ListBackupsInput {
+  node: string;
+  storage: StorageTarget;
+  host?: string;
+  name?: string;
+}
+
+/** What the node activities heartbeat, and what the CLI shows as progress. Never holds secrets. */
+export interface TransferProgress {
+  phase: 'scanning' | 'reading' | 'writing' | 'verifying' | 'committing' | 'moving';
+  files: number;
+  bytes: number;
+  /** Known total of `bytes`, when the activity knows it. */
+  totalBytes?: number;
+  segment: number;
+  storedBytes: number;
+}
