@@ -20,7 +20,8 @@ import { commitManifest, discardUncommitted, listManifests, readManifest } from 
 import { InvalidInputError, NoBackupFoundError } from './failures';
 import type { Manifest } from './manifest';
 import { MANIFEST_FORMAT, summarize } from './manifest';
-import { createCompressor, createDecompressor, DEFAULT_LEVELS } from './pipeline/compress';
+import { DEFAULT_LEVELS } from '../workflows/shared/compression';
+import { createCompressor, createDecompressor } from './pipeline/compress';
 import { readSegments, Segmenter } from './pipeline/segment';
 import { extractTar } from './pipeline/tar-extract';
 import { packSources } from './pipeline/tar-pack';

@@ -3,21 +3,8 @@ import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { Duplex, PassThrough } from 'node:stream';
 import { constants, createGunzip, createGzip } from 'node:zlib';
+import { DEFAULT_LEVELS } from '../../workflows/shared/compression';
 import type { Compression } from '../../workflows/shared/types';
-
-export const DEFAULT_LEVELS: Record<Compression, number | undefined> = { zstd: 3, gzip: 6, none: undefined };
-const LEVEL_RANGES: Record<Compression, [number, number] | undefined> = { zstd: [1, 19], gzip: [1, 9], none: undefined };
-
-/** Why `level` does not fit `algorithm`, or undefined. */
-export function invalidLevel(algorithm: Compression, level: number | undefined): string | undefined {
-  if (level === undefined) return undefined;
-  const range = LEVEL_RANGES[algorithm];
-  if (!range) return `compression ${algorithm} takes no level`;
-  if (!Number.isInteger(level) || level < range[0] || level > range[1]) {
-    return `compression level for ${algorithm} must be an integer ${range[0]}-${range[1]}`;
-  }
-  return undefined;
-}
 
 /** A Duplex over a child process's stdin/stdout; a non-zero exit fails the stream, destroying it kills the child. */
 export function spawnTransform(command: string, args: string[]): Duplex {

@@ -13,14 +13,3 @@ export function compileExcludes(patterns: readonly string[]): ExcludeMatcher {
     return (nameMatch?.(base) ?? false) || (pathMatch?.(rel) ?? false);
   };
 }
-
-/** Why a pattern cannot be used, or undefined. */
-export function invalidExclude(pattern: string): string | undefined {
-  if (pattern.trim() === '') return 'exclude patterns may not be empty';
-  try {
-    picomatch.makeRe(pattern);
-  } catch (err) {
-    return `exclude pattern ${JSON.stringify(pattern)} is invalid: ${(err as Error).message}`;
-  }
-  return undefined;
-}

@@ -1,8 +1,8 @@
 /** Local-directory storage: atomic writes (temp file, fsync, rename, fsync of the directory). */
-import { createReadStream } from 'node:fs';
 import { mkdir, open, opendir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { addAbortSignal } from 'node:stream';
 import type { Readable } from 'node:stream';
 import type { ListOptions, OpOptions, StorageDriver, StorageObject } from './driver';
 import { assertValidKey, StorageError } from './driver';
@@ -73,7 +73,8 @@ export class LocalStorage implements StorageDriver {
     const path = this.path(key);
     try {
       const fh = await open(path, 'r');
-      return createReadStream('', { fd: fh.fd, signal: opts.signal, highWaterMark: 1024 * 1024 });
+      const stream = fh.createReadStream({ highWaterMark: 1024 * 1024 });
+      return opts.signal ? addAbortSignal(opts.signal, stream) : stream;
     } catch (err) {
       classify(err, key);
     }

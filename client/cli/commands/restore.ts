@@ -1,0 +1,24 @@
+import type { PermafrostClient } from '../../index';
+import type { RestoreFsRequest } from '../../validate';
+import type { RestoreFsResult } from '../../../workflows/shared/types';
+import { follow } from '../follow';
+import { formatBytes } from '../output/format';
+import type { Output } from '../output/output';
+
+export interface RestoreFsOptions extends RestoreFsRequest {
+  wait: boolean;
+}
+
+export async function runRestoreFs(client: PermafrostClient, opts: RestoreFsOptions, out: Output): Promise<void> {
+  const handle = await client.startRestoreFs(opts);
+  if (!opts.wait) return out.result({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }, `started ${handle.workflowId}`);
+  const r = await follow<RestoreFsResult>(client, handle, { json: out.json, label: 'restore' });
+  out.result(
+    { workflowId: handle.workflowId, ...r },
+    [
+      `restored ${r.ref.host}_${r.ref.name}/${r.ref.timestamp} into ${r.target}`,
+      `  ${r.files} files, ${r.dirs} folders, ${r.symlinks} symlinks, ${formatBytes(r.bytes)} written; every segment verified`,
+      ...r.warnings.map((w) => `  warning: ${w}`),
+    ].join('\n')
+  );
+}

@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+/**
+ * permafrost CLI. The one place where errors become exit codes:
+ *   0 success, 1 the run failed, 2 invalid input, 3 cancelled/terminated/timed out,
+ *   4 Temporal or a worker unavailable, 5 no such workflow.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { CancelledFailure, TerminatedFailure, TimeoutFailure, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { ConfigError, loadConfig } from '../config';
+import type { ConfigFlags } from '../config';
+import { describeFailure, PermafrostClient, ValidationError, WorkerUnavailableError } from '../index';
+import { COMPRESSIONS } from '../../workflows/shared/types';
+import { runBackupFs } from './commands/backup';
+import { runCancel } from './commands/cancel';
+import { runList } from './commands/list';
+import { runRestoreFs } from './commands/restore';
+import { runStatus } from './commands/status';
+import { createOutput } from './output/output';
+import type { Output } from './output/output';
+
+const EXIT = { ok: 0, failed: 1, usage: 2, cancelled: 3, unavailable: 4, notFound: 5 } as const;
+
+const EXIT_HELP = `
+Exit status: 0 success, 1 the run failed, 2 invalid input, 3 cancelled, terminated or timed out,
+4 Temporal or a worker unavailable, 5 no such workflow.`;
+
+interface GlobalOptions extends ConfigFlags {
+  json?: boolean;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function intArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new ValidationError([`${JSON.stringify(value)} is not an integer`]);
+  return n;
+}
+
+async function withClient(program: Command, fn: (client: PermafrostClient, out: Output) => Promise<void>): Promise<void> {
+  const g = program.opts<GlobalOptions>();
+  const config = loadConfig(g);
+  const out = createOutput(g.json ?? false);
+  let client: PermafrostClient;
+  try {
+    client = await PermafrostClient.connect(config);
+  } catch (err) {
+    throw new WorkerUnavailableError(`cannot reach Temporal at ${config.temporal.address}: ${(err as Error).message}`);
+  }
+  try {
+    await fn(client, out);
+  } finally {
+    await client.close();
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('permafrost')
+    .description('Backup, restore and disaster recovery for OpenStack clouds, on Temporal')
+    .option('--address <host:port>', 'Temporal frontend (env TEMPORAL_ADDRESS, default 127.0.0.1:7233)')
+    .option('--namespace <ns>', 'Temporal namespace (env TEMPORAL_NAMESPACE, default "default")')
+    .option('--json', 'print results as JSON, no progress')
+    .addHelpText('after', EXIT_HELP)
+    .exitOverride()
+    .showHelpAfterError();
+
+  const backup = program.command('backup').description('take a backup');
+  backup
+    .command('fs')
+    .description('back up folders or files of a node')
+    .argument('<paths...>', 'absolute paths on the node')
+    .requiredOption('--name <name>', 'backup name (stored as <node>_<name>)')
+    .option('--node <node>', 'node that reads the paths (default: this host)')
+    .option('--storage <url>', 'where to store, e.g. local:/srv/backups (env PERMAFROST_STORAGE)')
+    .option('--exclude <glob>', 'skip matching paths; repeatable; without / it matches names at any depth', collect)
+    .addOption(new Option('--compression <alg>', 'compression').choices([...COMPRESSIONS]).default('zstd'))
+    .option('--level <n>', 'compression level', intArg)
+    .option('--segment-size <size>', 'bytes per stored segment, e.g. 64MiB', '64MiB')
+    .option('--no-wait', 'print the workflow id and return')
+    .addHelpText('after', EXIT_HELP)
+    .action(async (paths: string[], o: { name: string; node?: string; storage?: string; exclude?: string[]; compression: string; level?: number; segmentSize: string; wait: boolean }) => {
+      await withClient(program, (client, out) =>
+        runBackupFs(
+          client,
+          paths,
+          { name: o.name, node: o.node, storage: o.storage, exclude: o.exclude, compression: o.compression, compressionLevel: o.level, segmentSize: o.segmentSize, wait: o.wait },
+          out
+        )
+      );
+    });
+
+  const restore = program.command('restore').description('restore a backup');
+  restore
+    .command('fs')
+    .description('restore a filesystem backup into a folder of a node')
+    .requiredOption('--name <name>', 'backup name')
+    .requiredOption('--target <dir>', 'absolute folder to restore into (created if missing)')
+    .option('--backup <id>', 'exact backup: <host>_<name>/<timestamp> or a timestamp (default: the newest)')
+    .option('--from-date <iso8601>', 'newest backup taken at or before this instant (UTC unless a zone is given)')
+    .option('--host <host>', 'host the backup was taken on (default: the node)')
+    .option('--node <node>', 'node that writes the target (default: this host)')
+    .option('--storage <url>', 'where the backup is stored')
+    .option('--overwrite', 'replace existing files in the target (never a non-empty folder)')
+    .option('--allow-external-symlinks', 'restore symlinks that point outside the target')
+    .option('--no-wait', 'print the workflow id and return')
+    .addHelpText('after', EXIT_HELP)
+    .action(async (o: { name: string; target: string; backup?: string; fromDate?: string; host?: string; node?: string; storage?: string; overwrite?: boolean; allowExternalSymlinks?: boolean; wait: boolean }) => {
+      await withClient(program, (client, out) => runRestoreFs(client, o, out));
+    });
+
+  program
+    .command('list')
+    .description('list committed backups in a storage')
+    .option('--storage <url>', 'storage to list')
+    .option('--name <name>', 'only this backup name')
+    .option('--host <host>', 'only backups taken on this host')
+    .option('--node <node>', 'node that reads the storage (default: this host)')
+    .action(async (o: { storage?: string; name?: string; host?: string; node?: string }) => {
+      await withClient(program, (client, out) => runList(client, o, out));
+    });
+
+  program
+    .command('status')
+    .description('show a workflow: state, running step with progress, result or failure')
+    .argument('<workflow-id>')
+    .action(async (id: string) => {
+      await withClient(program, (client, out) => runStatus(client, id, out));
+    });
+
+  program
+    .command('cancel')
+    .description('cancel a running backup or restore; its temporaries are removed before it closes')
+    .argument('<workflow-id>')
+    .action(async (id: string) => {
+      await withClient(program, (client, out) => runCancel(client, id, out));
+    });
+  return program;
+}
+
+function exitCodeOf(err: unknown): { code: number; message: string } {
+  if (err instanceof CommanderError) return { code: err.exitCode === 0 ? EXIT.ok : EXIT.usage, message: '' };
+  if (err instanceof ValidationError || err instanceof ConfigError) return { code: EXIT.usage, message: err.message };
+  if (err instanceof WorkerUnavailableError) return { code: EXIT.unavailable, message: err.message };
+  if (err instanceof WorkflowNotFoundError) return { code: EXIT.notFound, message: err.message };
+  if (err instanceof WorkflowFailedError) {
+    const cause = err.cause;
+    if (cause instanceof CancelledFailure || cause instanceof TerminatedFailure || cause instanceof TimeoutFailure) {
+      return { code: EXIT.cancelled, message: `the run was ${cause instanceof CancelledFailure ? 'cancelled' : cause instanceof TerminatedFailure ? 'terminated' : 'timed out'}` };
+    }
+    return { code: EXIT.failed, message: describeFailure(err) };
+  }
+  return { code: EXIT.failed, message: err instanceof Error ? err.message : String(err) };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return EXIT.ok;
+  } catch (err) {
+    const { code, message } = exitCodeOf(err);
+    if (message) process.stderr.write(`permafrost: ${message}\n`);
+    return code;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

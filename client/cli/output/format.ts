@@ -1,0 +1,35 @@
+/** Human-readable numbers and tables for the CLI. */
+import Table from 'cli-table3';
+import type { BackupSummary } from '../../../workflows/shared/types';
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+export function backupTable(backups: readonly BackupSummary[]): string {
+  const table = new Table({
+    head: ['backup', 'level', 'taken (UTC)', 'files', 'size', 'stored', 'segments', 'compression', 'warnings'],
+    style: process.stdout.isTTY ? undefined : { head: [], border: [] },
+  });
+  for (const b of backups) {
+    table.push([
+      `${b.ref.host}_${b.ref.name}/${b.ref.timestamp}`,
+      String(b.level),
+      b.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+      String(b.stats.files),
+      formatBytes(b.stats.bytes),
+      formatBytes(b.stats.storedBytes),
+      String(b.stats.segments),
+      b.compression,
+      String(b.warningCount),
+    ]);
+  }
+  return table.toString();
+}

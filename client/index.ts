@@ -1,0 +1,179 @@
+/**
+ * PermafrostClient: the typed library other services use (and the CLI is built on). It validates input before any
+ * workflow starts, checks that a worker serves the node, starts workflows by type, and reads progress.
+ */
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import type { backupFs, listBackups, restoreFs } from '../workflows';
+import { formatBackupTimestamp } from '../workflows/shared/naming';
+import { CENTRAL_TASK_QUEUE, nodeTaskQueue } from '../workflows/shared/queues';
+import type { BackupFsResult, BackupSummary, RestoreFsResult, TransferProgress } from '../workflows/shared/types';
+import { loadConfig } from './config';
+import type { PermafrostConfig } from './config';
+import { connectOptions } from './connection';
+import { validateBackupFs, validateList, validateRestoreFs } from './validate';
+import type { BackupFsRequest, RestoreFsRequest, ValidationContext } from './validate';
+
+export { ValidationError } from './validate';
+export type { BackupFsRequest, RestoreFsRequest } from './validate';
+export type * from '../workflows/shared/types';
+
+/** No worker polls a queue that a workflow needs, so it would wait instead of running. */
+export class WorkerUnavailableError extends Error {
+  override readonly name = 'WorkerUnavailableError';
+}
+
+export interface RunStatus {
+  workflowId: string;
+  runId: string;
+  type: string;
+  status: string;
+  startTime?: string;
+  closeTime?: string;
+  searchAttributes: Record<string, unknown>;
+  /** Running steps, with the progress their last heartbeat reported. */
+  steps: { step: string; attempt: number; progress?: TransferProgress; lastFailure?: string }[];
+  result?: unknown;
+  failure?: string;
+}
+
+function uniqueSuffix(): string {
+  return Math.random().toString(16).slice(2, 8);
+}
+
+export class PermafrostClient {
+  private constructor(
+    readonly temporal: Client,
+    private readonly connection: Connection,
+    readonly config: PermafrostConfig
+  ) {}
+
+  static async connect(config: PermafrostConfig = loadConfig()): Promise<PermafrostClient> {
+    const connection = await Connection.connect({ ...connectOptions(config), connectTimeout: '10s' });
+    return new PermafrostClient(new Client({ connection, namespace: config.temporal.namespace }), connection, config);
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+
+  private get ctx(): ValidationContext {
+    return { localNode: this.config.node, defaultStorage: this.config.storage };
+  }
+
+  /** Fails unless workers poll the central queue and the node's queue (pollers drop out after ~5 min idle). */
+  async assertWorkers(node: string): Promise<void> {
+    const describe = async (name: string, type: temporal.api.enums.v1.TaskQueueType): Promise<number> => {
+      const res = await this.temporal.workflowService.describeTaskQueue({
+        namespace: this.config.temporal.namespace,
+        taskQueue: { name, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+        taskQueueType: type,
+      });
+      return res.pollers?.length ?? 0;
+    };
+    const missing: string[] = [];
+    if ((await describe(CENTRAL_TASK_QUEUE, temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)) === 0) {
+      missing.push(`no central worker polls ${CENTRAL_TASK_QUEUE}`);
+    }
+    const queue = node === this.config.node ? this.config.nodeTaskQueue : nodeTaskQueue(node);
+    if ((await describe(queue, temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)) === 0) {
+      missing.push(`no node worker polls ${queue}`);
+    }
+    if (missing.length > 0) throw new WorkerUnavailableError(`${missing.join('; ')} (start one with: permafrost-worker --role all)`);
+  }
+
+  async startBackupFs(request: BackupFsRequest): Promise<WorkflowHandleWithFirstExecutionRunId<typeof backupFs>> {
+    const input = validateBackupFs(request, this.ctx);
+    await this.assertWorkers(input.node);
+    const workflowId = `backup-fs-${input.node}-${input.name}-${formatBackupTimestamp(new Date())}-${uniqueSuffix()}`;
+    return this.temporal.workflow.start<typeof backupFs>('backupFs', {
+      taskQueue: CENTRAL_TASK_QUEUE,
+      workflowId,
+      args: [input],
+      staticSummary: `Back up ${input.paths.join(', ')} on ${input.node} as ${input.name}`,
+    });
+  }
+
+  async backupFs(request: BackupFsRequest): Promise<BackupFsResult> {
+    return (await this.startBackupFs(request)).result();
+  }
+
+  async startRestoreFs(request: RestoreFsRequest): Promise<WorkflowHandleWithFirstExecutionRunId<typeof restoreFs>> {
+    const input = validateRestoreFs(request, this.ctx);
+    await this.assertWorkers(input.node);
+    const workflowId = `restore-fs-${input.node}-${input.name}-${formatBackupTimestamp(new Date())}-${uniqueSuffix()}`;
+    return this.temporal.workflow.start<typeof restoreFs>('restoreFs', {
+      taskQueue: CENTRAL_TASK_QUEUE,
+      workflowId,
+      args: [input],
+      staticSummary: `Restore ${input.host ?? input.node}_${input.name} into ${input.target} on ${input.node}`,
+    });
+  }
+
+  async restoreFs(request: RestoreFsRequest): Promise<RestoreFsResult> {
+    return (await this.startRestoreFs(request)).result();
+  }
+
+  async listBackups(request: { node?: string; storage?: string; host?: string; name?: string } = {}): Promise<BackupSummary[]> {
+    const input = validateList(request, this.ctx);
+    await this.assertWorkers(input.node);
+    return this.temporal.workflow.execute<typeof listBackups>('listBackups', {
+      taskQueue: CENTRAL_TASK_QUEUE,
+      workflowId: `list-backups-${input.node}-${formatBackupTimestamp(new Date())}-${uniqueSuffix()}`,
+      args: [input],
+    });
+  }
+
+  /** Requests cancellation: the run stops its current step and removes its temporaries before it closes. */
+  async cancel(workflowId: string): Promise<void> {
+    await this.temporal.workflow.getHandle(workflowId).cancel();
+  }
+
+  async status(workflowId: string): Promise<RunStatus> {
+    const handle = this.temporal.workflow.getHandle(workflowId);
+    const d = await handle.describe();
+    const steps = (d.raw.pendingActivities ?? []).map((a) => {
+      const payload = a.heartbeatDetails?.payloads?.[0];
+      return {
+        step: a.activityType?.name ?? '?',
+        attempt: a.attempt ?? 1,
+        progress: payload ? defaultPayloadConverter.fromPayload<TransferProgress>(payload) : undefined,
+        lastFailure: a.lastFailure?.message ?? undefined,
+      };
+    });
+    const searchAttributes: Record<string, unknown> = {};
+    for (const { key, value } of d.typedSearchAttributes.getAll()) searchAttributes[key.name] = value;
+    const status: RunStatus = {
+      workflowId,
+      runId: d.runId,
+      type: d.type,
+      status: d.status.name,
+      startTime: d.startTime.toISOString(),
+      closeTime: d.closeTime?.toISOString(),
+      searchAttributes,
+      steps,
+    };
+    if (d.status.name === 'COMPLETED') status.result = await handle.result();
+    else if (d.status.name !== 'RUNNING') {
+      status.failure = await handle.result().then(
+        () => undefined,
+        (err: unknown) => describeFailure(err)
+      );
+    }
+    return status;
+  }
+}
+
+/** The innermost useful message of a workflow failure (the activity's own error, not the wrappers). */
+export function describeFailure(err: unknown): string {
+  let e: unknown = err instanceof WorkflowFailedError ? err.cause ?? err : err;
+  const parts: string[] = [];
+  while (e instanceof Error) {
+    const type = (e as { type?: string }).type;
+    if (e.message && !/^Activity task failed$|^Workflow execution failed$/.test(e.message)) parts.push(type ? `${type}: ${e.message}` : e.message);
+    e = (e as { cause?: unknown }).cause;
+  }
+  return parts[0] ?? String(err);
+}

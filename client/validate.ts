@@ -1,0 +1,168 @@
+/** Checks operator and service input before any workflow starts; every problem is reported at once. */
+import { lstatSync } from 'node:fs';
+import { isAbsolute, normalize } from 'node:path';
+import { invalidLevel } from '../workflows/shared/compression';
+import { invalidBackupName, invalidNodeName, parseBackupId, parseBackupTimestamp } from '../workflows/shared/naming';
+import { parseUtcDate } from '../workflows/shared/selection';
+import { parseStorageUrl } from '../workflows/shared/storage-url';
+import { COMPRESSIONS } from '../workflows/shared/types';
+import type { BackupFsInput, Compression, ListBackupsInput, RestoreFsInput, StorageTarget } from '../workflows/shared/types';
+
+/** Input that cannot work; `problems` lists every reason. */
+export class ValidationError extends Error {
+  override readonly name = 'ValidationError';
+  constructor(readonly problems: string[]) {
+    super(problems.length === 1 ? problems[0] : `invalid input:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+export const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
+const MIN_SEGMENT = 64 * 1024;
+const MAX_SEGMENT = 5 * 1024 * 1024 * 1024;
+
+/** `64MiB`, `512k`, `1G` or a byte count. */
+export function parseSize(text: string | number): number | undefined {
+  if (typeof text === 'number') return Number.isSafeInteger(text) ? text : undefined;
+  const m = /^(\d+)\s*([kmgt]?)(i?b)?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const power = { '': 0, k: 1, m: 2, g: 3, t: 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Number(m[1]) * 1024 ** power;
+}
+
+export interface BackupFsRequest {
+  paths: string[];
+  name: string;
+  node?: string;
+  exclude?: string[];
+  storage?: string | StorageTarget;
+  compression?: string;
+  compressionLevel?: number;
+  segmentSize?: string | number;
+}
+
+export interface RestoreFsRequest {
+  name: string;
+  target: string;
+  node?: string;
+  host?: string;
+  storage?: string | StorageTarget;
+  /** `<host>_<name>/<timestamp>` or a bare timestamp. */
+  backup?: string;
+  fromDate?: string;
+  overwrite?: boolean;
+  allowExternalSymlinks?: boolean;
+}
+
+export interface ValidationContext {
+  /** Node name of this machine: paths of a backup on it are checked here, before starting. */
+  localNode: string;
+  defaultStorage: string;
+}
+
+function storageOf(value: string | StorageTarget | undefined, ctx: ValidationContext, problems: string[]): StorageTarget | undefined {
+  if (value !== undefined && typeof value !== 'string') value = `${value.driver}:${value.path}`;
+  const parsed = parseStorageUrl(value ?? ctx.defaultStorage);
+  if (!parsed.ok) problems.push(parsed.reason);
+  return parsed.ok ? parsed.target : undefined;
+}
+
+function checkNode(node: string, problems: string[]): void {
+  const bad = invalidNodeName(node);
+  if (bad) problems.push(bad);
+}
+
+export function validateBackupFs(req: BackupFsRequest, ctx: ValidationContext): BackupFsInput {
+  const problems: string[] = [];
+  const node = req.node ?? ctx.localNode;
+  checkNode(node, problems);
+  const badName = invalidBackupName(req.name ?? '');
+  if (badName) problems.push(badName);
+  const paths = (req.paths ?? []).map((p) => (isAbsolute(p) ? normalize(p).replace(/(.)\/+$/, '$1') : p));
+  if (paths.length === 0) problems.push('at least one path to back up is required');
+  for (const p of paths) {
+    if (!isAbsolute(p)) problems.push(`path ${JSON.stringify(p)} must be absolute`);
+    else if (node === ctx.localNode) {
+      try {
+        const st = lstatSync(p);
+        if (!st.isDirectory() && !st.isFile()) problems.push(`path ${p} is neither a folder nor a regular file`);
+      } catch (err) {
+        problems.push(`path ${p} does not exist or cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+      }
+    }
+  }
+  if (new Set(paths).size !== paths.length) problems.push('the same path is given twice');
+  const exclude = req.exclude ?? [];
+  if (exclude.some((e) => e.trim() === '')) problems.push('exclude patterns may not be empty');
+  const compression = (req.compression ?? 'zstd') as Compression;
+  if (!COMPRESSIONS.includes(compression)) problems.push(`compression must be one of ${COMPRESSIONS.join(', ')}, not ${JSON.stringify(req.compression)}`);
+  const badLevel = COMPRESSIONS.includes(compression) ? invalidLevel(compression, req.compressionLevel) : undefined;
+  if (badLevel) problems.push(badLevel);
+  const segmentSize = parseSize(req.segmentSize ?? DEFAULT_SEGMENT_SIZE);
+  if (segmentSize === undefined || segmentSize < MIN_SEGMENT || segmentSize > MAX_SEGMENT) {
+    problems.push(`segment size must be between 64KiB and 5GiB, e.g. 64MiB (got ${JSON.stringify(req.segmentSize)})`);
+  }
+  const storage = storageOf(req.storage, ctx, problems);
+  if (problems.length > 0 || !storage || segmentSize === undefined) throw new ValidationError(problems);
+  return { node, name: req.name, paths, exclude, storage, compression, compressionLevel: req.compressionLevel, segmentSize };
+}
+
+export function validateRestoreFs(req: RestoreFsRequest, ctx: ValidationContext): RestoreFsInput {
+  const problems: string[] = [];
+  const node = req.node ?? ctx.localNode;
+  checkNode(node, problems);
+  let name = req.name;
+  let host = req.host;
+  let timestamp: string | undefined;
+  if (req.backup !== undefined) {
+    const full = parseBackupId(req.backup);
+    if (full) {
+      ({ host, name, timestamp } = full);
+    } else if (parseBackupTimestamp(req.backup)) {
+      timestamp = req.backup;
+    } else {
+      problems.push(`backup ${JSON.stringify(req.backup)} is neither <host>_<name>/<timestamp> nor a timestamp like 20261126T163400.123Z`);
+    }
+  }
+  const badName = invalidBackupName(name ?? '');
+  if (badName) problems.push(badName);
+  if (host !== undefined) checkNode(host, problems);
+  if (req.fromDate !== undefined) {
+    if (timestamp !== undefined) problems.push('give either a backup or --from-date, not both');
+    if (!parseUtcDate(req.fromDate)) problems.push(`--from-date ${JSON.stringify(req.fromDate)} is not an ISO 8601 date (UTC unless a zone is given)`);
+  }
+  if (!req.target || !isAbsolute(req.target)) problems.push(`target ${JSON.stringify(req.target ?? '')} must be an absolute path`);
+  else if (node === ctx.localNode) {
+    try {
+      if (!lstatSync(req.target).isDirectory()) problems.push(`target ${req.target} exists and is not a folder`);
+    } catch {
+      /* missing: created by the restore */
+    }
+  }
+  const storage = storageOf(req.storage, ctx, problems);
+  if (problems.length > 0 || !storage) throw new ValidationError(problems);
+  return {
+    node,
+    storage,
+    name,
+    host,
+    timestamp,
+    fromDate: req.fromDate,
+    target: normalize(req.target).replace(/(.)\/+$/, '$1'),
+    overwrite: req.overwrite ?? false,
+    allowExternalSymlinks: req.allowExternalSymlinks ?? false,
+  };
+}
+
+export function validateList(req: { node?: string; storage?: string | StorageTarget; host?: string; name?: string }, ctx: ValidationContext): ListBackupsInput {
+  const problems: string[] = [];
+  const node = req.node ?? ctx.localNode;
+  checkNode(node, problems);
+  if (req.host !== undefined) checkNode(req.host, problems);
+  if (req.name !== undefined) {
+    const bad = invalidBackupName(req.name);
+    if (bad) problems.push(bad);
+  }
+  const storage = storageOf(req.storage, ctx, problems);
+  if (problems.length > 0 || !storage) throw new ValidationError(problems);
+  return { node, storage, host: req.host, name: req.name };
+}

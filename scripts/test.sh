@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the test tiers with node:test on the compiled output:
+#   unit (pure logic), activities (MockActivityEnvironment), replay (recorded histories), integration (real Temporal
+#   dev server started here, on a free port, in memory). `scripts/test.sh unit activities` runs a subset.
+# Installs and builds first (scripts/setup.sh), unless PERMAFROST_SKIP_SETUP=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "${PERMAFROST_SKIP_SETUP:-0}" = 1 ] || bash scripts/setup.sh
+
+tiers=("$@")
+[ ${#tiers[@]} -gt 0 ] || tiers=(unit activities replay integration)
+files=()
+for tier in "${tiers[@]}"; do
+  while IFS= read -r f; do files+=("$f"); done < <(find "dist/test/$tier" -name '*.test.js' 2>/dev/null | sort)
+done
+[ ${#files[@]} -gt 0 ] || { echo "no test files for: ${tiers[*]}" >&2; exit 1; }
+
+needs_server=0
+for tier in "${tiers[@]}"; do case "$tier" in integration | replay) needs_server=1 ;; esac; done
+if [ "$needs_server" = 1 ] && [ -z "${PERMAFROST_TEST_TEMPORAL_ADDRESS:-}" ]; then
+  port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+  export PERMAFROST_DATA_DIR_TEST
+  PERMAFROST_DATA_DIR_TEST=$(mktemp -d /tmp/permafrost-test-server.XXXXXX)
+  PERMAFROST_DATA_DIR="$PERMAFROST_DATA_DIR_TEST" TEMPORAL_PORT="$port" TEMPORAL_DB=memory TEMPORAL_HEADLESS=1 \
+    bash scripts/temporal-dev.sh start
+  trap 'PERMAFROST_DATA_DIR="$PERMAFROST_DATA_DIR_TEST" TEMPORAL_PORT='"$port"' bash scripts/temporal-dev.sh stop >/dev/null; rm -rf "$PERMAFROST_DATA_DIR_TEST"' EXIT
+  export PERMAFROST_TEST_TEMPORAL_ADDRESS="127.0.0.1:$port"
+fi
+
+# One file at a time: 2 cores, and integration files each run their own workers.
+node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
