@@ -215,8 +215,11 @@ export function createFsActivities(deps: FsActivityDeps) {
             (index) => driver.get(segmentKey(input.ref, index), { signal }),
             (index) => progress.update({ segment: index + 1 })
           );
+          // pipeline() (unlike pipe()) carries a corrupt segment's error into the decompressor, and so to extractTar.
+          const decompressed = createDecompressor(manifest.compression.algorithm);
+          pipeline(Readable.from(bytes), decompressed, { signal }).catch(() => undefined);
           const result = await extractTar(
-            Readable.from(bytes).pipe(createDecompressor(manifest.compression.algorithm)),
+            decompressed,
             {
               root: staging,
               allowExternalSymlinks: input.allowExternalSymlinks,

@@ -110,8 +110,9 @@ export async function extractTar(input: Readable, opts: ExtractOptions): Promise
               await fh.write(chunk as Buffer);
               stats.bytes += (chunk as Buffer).length;
             }
-            await fh.chmod(h.mode & 0o7777);
+            // chown clears setuid/setgid, so the owner goes first and the mode after it.
             if (opts.restoreOwners) await fh.chown(h.uid, h.gid).catch(() => opts.onWarning?.(`cannot restore owner of ${rel}`));
+            await fh.chmod(h.mode & 0o7777);
             await fh.utimes(mtime, mtime);
           } finally {
             await fh.close();

@@ -121,6 +121,7 @@ class Packer {
         entry.once('error', reject);
         entry.once('finish', () => resolve());
       });
+      written.catch(() => undefined); // awaited below; an abort may reject it before that
       let position = 0;
       let shrank = false;
       while (position < size) {

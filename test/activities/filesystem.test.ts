@@ -1,0 +1,158 @@
+/** Node activities in a mocked activity context: heartbeats, cancellation, failure types, leftovers. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createNodeActivities } from '../../activities';
+import { openStorage } from '../../activities/storage/registry';
+import { segmentKey } from '../../workflows/shared/naming';
+import type { BackupFsInput, TransferProgress } from '../../workflows/shared/types';
+import { diffTrees, generateTree, listFiles, tempDir, writeRandomFile } from '../helpers/tree';
+
+const acts = createNodeActivities({ openStorage });
+
+/** MockActivityEnvironment.run with the activity's own argument and result types. */
+function run<F extends (...args: never[]) => Promise<unknown>>(env: MockActivityEnvironment, fn: F, ...args: Parameters<F>): ReturnType<F> {
+  return env.run(fn as never, ...(args as never[])) as ReturnType<F>;
+}
+
+async function backupInput(src: string, store: string, extra: Partial<BackupFsInput> = {}): Promise<BackupFsInput & { timestamp: string }> {
+  return {
+    node: 'test-node',
+    name: 'unit',
+    paths: [src],
+    exclude: [],
+    storage: { driver: 'local', path: store },
+    compression: 'zstd',
+    segmentSize: 256 * 1024,
+    timestamp: '20261126T120000.000Z',
+    ...extra,
+  };
+}
+
+test('backup heartbeats progress with totals, commits a manifest last, and restores byte-identical', async () => {
+  const src = await tempDir('src');
+  const store = await tempDir('store');
+  await generateTree(src, { bigFileBytes: 2 * 1024 * 1024 });
+  const input = await backupInput(src, store);
+  const plan = await run(new MockActivityEnvironment(), acts.planFsBackup, input);
+  assert.ok(plan.estimate.bytes > 2 * 1024 * 1024);
+  const env = new MockActivityEnvironment();
+  const beats: TransferProgress[] = [];
+  env.on('heartbeat', (d: TransferProgress) => beats.push(d));
+  const result = await run(env, acts.backupFilesystem, { ...input, ...plan });
+  assert.ok(result.stats.segments >= 8, `segments: ${result.stats.segments}`);
+  assert.ok(beats.length >= result.stats.segments, 'a heartbeat per stored segment at least');
+  assert.deepEqual(beats.at(-1)?.phase, 'committing');
+  assert.equal(beats.at(-2)?.segment, result.stats.segments);
+  assert.equal(beats[0]?.totalBytes, plan.estimate.bytes);
+  assert.ok(beats.every((b) => !JSON.stringify(b).includes('key')), 'no secrets or keys in heartbeats');
+  const manifest = JSON.parse(await readFile(join(store, 'test-node_unit/20261126T120000.000Z/manifest.json'), 'utf8'));
+  assert.equal(manifest.segments.length, result.stats.segments);
+
+  const dst = await tempDir('dst');
+  const restore = await run(new MockActivityEnvironment(), acts.restoreFilesystem, {
+    node: 'test-node',
+    storage: input.storage,
+    name: 'unit',
+    target: dst,
+    overwrite: false,
+    allowExternalSymlinks: false,
+    ref: result.ref,
+    stagingId: 'wf-1',
+  });
+  assert.equal(restore.files, result.stats.files + result.stats.hardlinks);
+  assert.deepEqual(await diffTrees(src, dst), []);
+});
+
+test('cancelling a backup mid-stream removes every segment and temp file it wrote', async () => {
+  const src = await tempDir('src');
+  const store = await tempDir('store');
+  await writeRandomFile(join(src, 'big.bin'), 24 * 1024 * 1024);
+  const input = await backupInput(src, store, { compression: 'none' });
+  const plan = await run(new MockActivityEnvironment(), acts.planFsBackup, input);
+  const env = new MockActivityEnvironment();
+  let cancelled = false;
+  env.on('heartbeat', (d: TransferProgress) => {
+    if (!cancelled && d.segment >= 3) {
+      cancelled = true;
+      env.cancel();
+    }
+  });
+  await assert.rejects(run(env, acts.backupFilesystem, { ...input, ...plan }), (e: unknown) => e instanceof CancelledFailure);
+  assert.ok(cancelled);
+  assert.deepEqual(await listFiles(store), [], 'no segment, manifest or temp file left');
+});
+
+test('errors carry a type; permanent ones are non-retryable', async () => {
+  const store = await tempDir('store');
+  const missing = await backupInput('/nonexistent/pf-path', store);
+  await assert.rejects(
+    run(new MockActivityEnvironment(), acts.planFsBackup, missing),
+    (e: unknown) => e instanceof ApplicationFailure && e.type === 'InvalidInputError' && e.nonRetryable === true
+  );
+  await assert.rejects(
+    run(new MockActivityEnvironment(), acts.selectBackup, {
+      node: 'test-node',
+      storage: { driver: 'local', path: store },
+      name: 'never',
+      target: '/tmp/x',
+      overwrite: false,
+      allowExternalSymlinks: false,
+    }),
+    (e: unknown) => e instanceof ApplicationFailure && e.type === 'NoBackupFoundError' && e.nonRetryable === true
+  );
+});
+
+test('a corrupt segment fails the restore as non-retryable and leaves the target untouched', async () => {
+  const src = await tempDir('src');
+  const store = await tempDir('store');
+  await writeRandomFile(join(src, 'data.bin'), 1024 * 1024);
+  const input = await backupInput(src, store, { compression: 'gzip', segmentSize: 128 * 1024 });
+  const plan = await run(new MockActivityEnvironment(), acts.planFsBackup, input);
+  const result = await run(new MockActivityEnvironment(), acts.backupFilesystem, { ...input, ...plan });
+  const victim = join(store, ...segmentKey(result.ref, 3).split('/'));
+  const bytes = await readFile(victim);
+  bytes[100] = bytes[100]! ^ 0xff;
+  await writeFile(victim, bytes);
+
+  const dst = await tempDir('dst');
+  await writeFile(join(dst, 'existing'), 'keep me');
+  await assert.rejects(
+    run(new MockActivityEnvironment(), acts.restoreFilesystem, {
+      node: 'test-node',
+      storage: input.storage,
+      name: 'unit',
+      target: dst,
+      overwrite: true,
+      allowExternalSymlinks: false,
+      ref: result.ref,
+      stagingId: 'wf-2',
+    }),
+    (e: unknown) => e instanceof ApplicationFailure && e.type === 'CorruptSegmentError' && e.nonRetryable === true && /segment 3/.test(e.message)
+  );
+  assert.deepEqual(await listFiles(dst), ['existing'], 'no partial file and no staging folder');
+  assert.equal(await readFile(join(dst, 'existing'), 'utf8'), 'keep me');
+});
+
+test('a retried backup attempt after a crash starts clean; a committed one is not redone', async () => {
+  const src = await tempDir('src');
+  const store = await tempDir('store');
+  await writeFile(join(src, 'f'), 'data');
+  const input = await backupInput(src, store);
+  const plan = await run(new MockActivityEnvironment(), acts.planFsBackup, input);
+  // What a worker killed mid-upload leaves: a segment and a temp file, no manifest.
+  const seg = join(store, ...segmentKey(plan.ref, 0).split('/'));
+  await (await import('node:fs/promises')).mkdir(join(seg, '..'), { recursive: true });
+  await writeFile(seg, 'stale');
+  await writeFile(`${seg}.pf-tmp-dead`, 'partial');
+  const first = await run(new MockActivityEnvironment({ attempt: 2 }), acts.backupFilesystem, { ...input, ...plan });
+  assert.deepEqual(await listFiles(store), [
+    'test-node_unit/20261126T120000.000Z/manifest.json',
+    'test-node_unit/20261126T120000.000Z/segments/00000000',
+  ]);
+  const again = await run(new MockActivityEnvironment({ attempt: 3 }), acts.backupFilesystem, { ...input, ...plan });
+  assert.deepEqual(again, first);
+});
