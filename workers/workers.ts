@@ -40,6 +40,9 @@ export async function createWorkers(config: PermafrostConfig, roles: readonly Wo
           taskQueue: config.nodeTaskQueue,
           activities: createNodeActivities({ openStorage }),
           maxConcurrentActivityTaskExecutions: 8,
+          // Heartbeats carry the progress the CLI and UI show; the SDK would otherwise send them ~once a minute.
+          maxHeartbeatThrottleInterval: '1s',
+          defaultHeartbeatThrottleInterval: '1s',
         })
       );
     }

@@ -1,5 +1,5 @@
 /** Proxies for the activities of one node, grouped by timeout profile. */
-import { proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { NodeActivities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from './shared/errors';
@@ -7,8 +7,13 @@ import { nodeTaskQueue } from './shared/queues';
 
 const NON_RETRYABLE = [...NON_RETRYABLE_ERRORS];
 
+// Cleanup must start only once a cancelled step has really stopped writing. The SDK documents this as the default,
+// but 1.24 sends an unset cancellationType as TRY_CANCEL (proto 0): the undo then races the still-running upload.
+const waitForCancel = { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
+
 // A node queue dies with its worker: scheduleToStart bounds how long a step waits for a dead node.
 const quick: ActivityOptions = {
+  ...waitForCancel,
   scheduleToStartTimeout: '10 minutes',
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '1 minute',
@@ -17,6 +22,7 @@ const quick: ActivityOptions = {
 
 // Long transfers: heartbeats carry progress and deliver cancellation; a silent worker is declared dead after 2 min.
 const transfer: ActivityOptions = {
+  ...waitForCancel,
   scheduleToStartTimeout: '10 minutes',
   startToCloseTimeout: '24 hours',
   heartbeatTimeout: '2 minutes',
@@ -25,6 +31,7 @@ const transfer: ActivityOptions = {
 
 // Undo steps retry for an hour; after that the sweeper owns the leftovers.
 const cleanup: ActivityOptions = {
+  ...waitForCancel,
   scheduleToCloseTimeout: '1 hour',
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '1 minute',

@@ -124,9 +124,9 @@ export async function listFiles(root: string): Promise<string[]> {
     }
     for (const name of names) {
       const childRel = rel === '' ? name : `${rel}/${name}`;
-      const st = await lstat(join(root, childRel));
-      if (st.isDirectory()) await walk(childRel);
-      else out.push(childRel);
+      const st = await lstat(join(root, childRel)).catch(() => undefined); // may vanish while a run writes
+      if (st?.isDirectory()) await walk(childRel);
+      else if (st) out.push(childRel);
     }
   };
   await walk('');
