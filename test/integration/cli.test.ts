@@ -1,0 +1,107 @@
+/** The operator's path: a real worker process and the permafrost CLI, exit codes included. */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { PermafrostClient } from '../../client';
+import { loadConfig } from '../../client/config';
+import { testServerAddress } from '../helpers/temporal';
+import { diffTrees, generateTree, tempDir } from '../helpers/tree';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const node = `cli-${randomBytes(3).toString('hex')}`;
+let storage: string;
+let worker: ChildProcess;
+let workerLog = '';
+let env: NodeJS.ProcessEnv;
+
+function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist/client/cli/main.js'), ...args], { env, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+before(async () => {
+  storage = `local:${await tempDir('cli-storage')}`;
+  env = { ...process.env, TEMPORAL_ADDRESS: testServerAddress(), PERMAFROST_NODE: node, PERMAFROST_STORAGE: storage };
+  worker = spawn(process.execPath, [join(ROOT, 'dist/workers/main.js'), '--role', 'all'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  worker.stdout!.on('data', (d: Buffer) => (workerLog += d.toString()));
+  worker.stderr!.on('data', (d: Buffer) => (workerLog += d.toString()));
+  const deadline = Date.now() + 60_000;
+  while (!workerLog.includes('permafrost worker started')) {
+    if (Date.now() > deadline || worker.exitCode !== null) throw new Error(`worker did not start:\n${workerLog}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+});
+
+after(() => {
+  if (worker.exitCode === null) worker.kill('SIGKILL');
+});
+
+test('invalid input exits 2 before any workflow starts', async () => {
+  const before = await countRuns();
+  const r = cli('backup', 'fs', 'relative/path', '/does/not/exist', '--name', 'bad name', '--storage', 'ftp://x');
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /must be absolute/);
+  assert.match(r.stderr, /\/does\/not\/exist does not exist/);
+  assert.match(r.stderr, /unknown storage scheme "ftp"/);
+  assert.equal(cli('restore', 'fs', '--name', 'x', '--target', '/tmp/y', '--from-date', 'not-a-date').code, 2);
+  assert.equal(cli('backup', 'fs', '/tmp', '--name', 'x', '--compression', 'lz4').code, 2, 'choices are checked');
+  assert.equal(await countRuns(), before, 'no workflow was started');
+});
+
+test('a node without a worker is reported (exit 4), not waited on forever', () => {
+  const r = cli('list', '--node', 'nobody-polls-this');
+  assert.equal(r.code, 4, r.stderr);
+  assert.match(r.stderr, /no node worker polls permafrost-node-nobody-polls-this/);
+});
+
+test('backup, list, restore and status through the CLI, with --json', async () => {
+  const src = await tempDir('cli-src');
+  await generateTree(src);
+  const b = cli('--json', 'backup', 'fs', src, '--name', 'cli', '--exclude', '*.sh');
+  assert.equal(b.code, 0, b.stderr);
+  const backup = JSON.parse(b.stdout) as { workflowId: string; ref: { host: string; name: string; timestamp: string } };
+  assert.equal(backup.ref.host, node);
+
+  const l = cli('--json', 'list', '--name', 'cli');
+  assert.equal(l.code, 0, l.stderr);
+  assert.deepEqual((JSON.parse(l.stdout) as { ref: unknown }[]).map((x) => x.ref), [backup.ref]);
+  const text = cli('list');
+  assert.match(text.stdout, new RegExp(`${node}_cli/${backup.ref.timestamp.replace('.', '\\.')}`));
+
+  const dst = join(await tempDir('cli-dst'), 'restored');
+  const r = cli('restore', 'fs', '--name', 'cli', '--target', dst, '--backup', `${node}_cli/${backup.ref.timestamp}`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /every segment verified/);
+  assert.deepEqual(await diffTrees(src, dst, (rel) => rel === 'script.sh'), []);
+
+  const s = cli('--json', 'status', backup.workflowId);
+  assert.equal(s.code, 0, s.stderr);
+  const status = JSON.parse(s.stdout) as { status: string; searchAttributes: Record<string, string> };
+  assert.equal(status.status, 'COMPLETED');
+  assert.equal(status.searchAttributes.BackupNode, node);
+
+  const again = cli('restore', 'fs', '--name', 'cli', '--target', dst);
+  assert.equal(again.code, 1, 'a conflict fails the run');
+  assert.match(again.stderr, /RestoreConflictError: the target already holds .*--overwrite/);
+  assert.equal(cli('status', 'no-such-workflow').code, 5);
+});
+
+test('the worker stops gracefully on SIGTERM', async () => {
+  const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+  worker.kill('SIGTERM');
+  assert.equal(await exited, 0, workerLog);
+  assert.match(workerLog, /permafrost worker stopped/);
+  assert.ok(workerLog.split('\n').filter(Boolean).every((line) => line.startsWith('{')), 'worker logs are JSON lines');
+});
+
+async function countRuns(): Promise<number> {
+  const client = await PermafrostClient.connect(loadConfig({ address: testServerAddress(), node }, {}));
+  try {
+    return (await client.temporal.workflow.count(`BackupNode="${node}"`)).count;
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Records histories of the released workflows for the replay tier: `npm run record-histories` against a dev server
+ * (TEMPORAL_ADDRESS or PERMAFROST_TEST_TEMPORAL_ADDRESS). Re-record only for a new workflow version; older histories
+ * stay, so that every version still replays (a change that breaks them needs `patched()`).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { generateTree, tempDir, writeRandomFile } from '../helpers/tree';
+import { startTestEnv } from '../helpers/temporal';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const OUT = join(ROOT, 'test', 'replay', 'histories');
+const TEMPORAL = join(ROOT, '.tools', 'bin', 'temporal');
+
+async function main(): Promise<void> {
+  process.env.PERMAFROST_TEST_TEMPORAL_ADDRESS ??= process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+  const env = await startTestEnv();
+  const version = process.argv[2] ?? 'v1';
+  const save = async (label: string, workflowId: string): Promise<void> => {
+    // The CLI's export is the format the UI downloads and Worker.runReplayHistory reads.
+    const json = execFileSync(TEMPORAL, ['workflow', 'show', '-w', workflowId, '-o', 'json', '--address', env.config.temporal.address], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    await mkdir(OUT, { recursive: true });
+    const file = join(OUT, `${version}-${label}.json`);
+    await writeFile(file, json);
+    console.log(`recorded ${file}`);
+  };
+  try {
+    const src = await tempDir('record');
+    await generateTree(src);
+    const backup = await env.client.startBackupFs({ paths: [src], name: 'replay' });
+    await backup.result();
+    await save('backup-fs', backup.workflowId);
+
+    const target = await tempDir('record-dst');
+    const restore = await env.client.startRestoreFs({ name: 'replay', target });
+    await restore.result();
+    await save('restore-fs', restore.workflowId);
+
+    const conflict = await env.client.startRestoreFs({ name: 'replay', target });
+    await conflict.result().catch(() => undefined);
+    await save('restore-fs-conflict', conflict.workflowId);
+
+    await writeRandomFile(join(src, 'big.bin'), 64 * 1024 * 1024);
+    const cancelled = await env.client.startBackupFs({ paths: [src], name: 'replay', compression: 'gzip', compressionLevel: 9, segmentSize: '1MiB' });
+    for (;;) {
+      const s = await env.client.status(cancelled.workflowId);
+      if ((s.steps.find((x) => x.step === 'backupFilesystem')?.progress?.segment ?? 0) >= 1) break;
+      if (s.status !== 'RUNNING') throw new Error('backup finished before it could be cancelled');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await env.client.cancel(cancelled.workflowId);
+    await cancelled.result().catch(() => undefined);
+    await save('backup-fs-cancelled', cancelled.workflowId);
+
+    await env.client.listBackups({ name: 'replay' });
+    for await (const w of env.client.temporal.workflow.list({ query: `WorkflowType="listBackups" AND WorkflowId STARTS_WITH "list-backups-${env.node}"` })) {
+      await save('list-backups', w.workflowId);
+      break;
+    }
+  } finally {
+    await env.shutdown();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
