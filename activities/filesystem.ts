@@ -176,9 +176,9 @@ export function createFsActivities(deps: FsActivityDeps) {
 
     async listStoredBackups(input: ListBackupsInput): Promise<BackupSummary[]> {
       return withStorage(deps.openStorage, input.storage, async (driver) => {
-        const manifests = await listManifests(driver, { host: input.host, name: input.name }, cancellationSignal(), (key, reason) =>
-          log.warn('unreadable manifest skipped', { key, reason })
-        );
+        const manifests = await listManifests(driver, { host: input.host, name: input.name }, cancellationSignal(), (key, reason) => {
+          log.warn('unreadable manifest skipped', { key, reason });
+        });
         return manifests.map(summarize);
       });
     },

@@ -49,7 +49,7 @@ test('backup heartbeats progress with totals, commits a manifest last, and resto
   assert.equal(beats.at(-2)?.segment, result.stats.segments);
   assert.equal(beats[0]?.totalBytes, plan.estimate.bytes);
   assert.ok(beats.every((b) => !JSON.stringify(b).includes('key')), 'no secrets or keys in heartbeats');
-  const manifest = JSON.parse(await readFile(join(store, 'test-node_unit/20261126T120000.000Z/manifest.json'), 'utf8'));
+  const manifest = JSON.parse(await readFile(join(store, 'test-node_unit/20261126T120000.000Z/manifest.json'), 'utf8')) as { segments: unknown[] };
   assert.equal(manifest.segments.length, result.stats.segments);
 
   const dst = await tempDir('dst');

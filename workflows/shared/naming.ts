@@ -29,8 +29,8 @@ export function formatBackupTimestamp(date: Date): string {
 export function parseBackupTimestamp(stamp: string): Date | undefined {
   const m = STAMP_RE.exec(stamp);
   if (!m) return undefined;
-  const [, y, mo, d, h, mi, s, ms] = m.map(Number) as number[];
-  const date = new Date(Date.UTC(y!, mo! - 1, d!, h!, mi!, s!, ms!));
+  const [y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, ms = 0] = m.slice(1).map(Number);
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s, ms));
   return formatBackupTimestamp(date) === stamp ? date : undefined;
 }
 
