@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { activityInfo, cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import { backupPrefix, segmentKey } from '../workflows/shared/naming';
 import { selectRestorePoint } from '../workflows/shared/selection';
+import { formatStorage } from '../workflows/shared/storage-url';
 import type {
   BackupFsInput,
   BackupFsResult,
@@ -190,7 +191,7 @@ export function createFsActivities(deps: FsActivityDeps) {
         listManifests(driver, { host, name: input.name }, cancellationSignal())
       );
       const chosen = selectRestorePoint(backups.map(summarize), { timestamp: input.timestamp, fromDate: input.fromDate });
-      if (!chosen.ok) throw new NoBackupFoundError(`${host}_${input.name} in ${input.storage.driver}:${input.storage.path}: ${chosen.reason}`);
+      if (!chosen.ok) throw new NoBackupFoundError(`${host}_${input.name} in ${formatStorage(input.storage)}: ${chosen.reason}`);
       return chosen.backup;
     },
 

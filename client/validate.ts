@@ -4,7 +4,7 @@ import { isAbsolute, normalize } from 'node:path';
 import { invalidLevel } from '../workflows/shared/compression';
 import { invalidBackupName, invalidNodeName, parseBackupId, parseBackupTimestamp } from '../workflows/shared/naming';
 import { parseUtcDate } from '../workflows/shared/selection';
-import { parseStorageUrl } from '../workflows/shared/storage-url';
+import { formatStorage, parseStorageUrl } from '../workflows/shared/storage-url';
 import { COMPRESSIONS } from '../workflows/shared/types';
 import type { BackupFsInput, Compression, ListBackupsInput, RestoreFsInput, StorageTarget } from '../workflows/shared/types';
 
@@ -60,7 +60,7 @@ export interface ValidationContext {
 }
 
 function storageOf(value: string | StorageTarget | undefined, ctx: ValidationContext, problems: string[]): StorageTarget | undefined {
-  if (value !== undefined && typeof value !== 'string') value = `${value.driver}:${value.path}`;
+  if (value !== undefined && typeof value !== 'string') value = formatStorage(value);
   const parsed = parseStorageUrl(value ?? ctx.defaultStorage);
   if (!parsed.ok) problems.push(parsed.reason);
   return parsed.ok ? parsed.target : undefined;

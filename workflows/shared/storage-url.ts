@@ -26,6 +26,14 @@ export function parseStorageUrl(text: string): ParsedStorage {
   }
 }
 
+/** A display form without secrets (there are none in a target, only references). */
 export function formatStorage(target: StorageTarget): string {
-  return `${target.driver}:${target.path}`;
+  switch (target.driver) {
+    case 'local':
+      return `local:${target.path}`;
+    case 'swift':
+      return `swift:${target.container}${target.cloud ? `?cloud=${target.cloud}` : ''}`;
+    case 'ssh':
+      return `ssh://${target.user}@${target.host}:${target.port}${target.path}`;
+  }
 }

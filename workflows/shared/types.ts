@@ -5,13 +5,38 @@ export const COMPRESSIONS = ['zstd', 'gzip', 'none'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
 
 /** Where backups are stored. Secrets are never part of it: only references (paths, profile names). */
-export type StorageTarget = LocalStorageTarget;
+export type StorageTarget = LocalStorageTarget | SwiftStorageTarget | SshStorageTarget;
 
 /** A directory on the node that runs the storage activities. */
 export interface LocalStorageTarget {
   driver: 'local';
   /** Absolute path of the storage root (Freezer's --container for local storage). */
   path: string;
+}
+
+/** A Swift container. Credentials are resolved on the node: the clouds.yaml entry `cloud`, else the worker's OS_* env. */
+export interface SwiftStorageTarget {
+  driver: 'swift';
+  container: string;
+  /** Name of a clouds.yaml cloud (keystone password, application credential, or v1password = tempauth). */
+  cloud?: string;
+  region?: string;
+  /** Endpoint interface from the catalog: public (default), internal or admin. */
+  interface?: 'public' | 'internal' | 'admin';
+}
+
+/** A folder on an SFTP server. The key and known_hosts are files on the node, never their contents. */
+export interface SshStorageTarget {
+  driver: 'ssh';
+  host: string;
+  port: number;
+  user: string;
+  /** Absolute storage root on the server; every path stays below it. */
+  path: string;
+  /** Private key file on the node; without it the worker's ssh-agent (SSH_AUTH_SOCK) is used. */
+  identityFile?: string;
+  /** known_hosts file on the node (default ~/.ssh/known_hosts); the host key must match, there is no accept-any. */
+  knownHostsFile?: string;
 }
 
 /** Identifies one backup inside a storage: `<host>_<name>/<timestamp>`. */
