@@ -240,7 +240,7 @@ export function createFsActivities(deps: FsActivityDeps) {
           await mergeStaging(staging, target, input.overwrite);
           await applyDirMeta(target, result.dirs, restoreOwners);
           const s = result.stats;
-          return { ref: input.ref, target, files: s.files + s.hardlinks, dirs: s.dirs, symlinks: s.symlinks, bytes: s.bytes, warnings: warnings.list() };
+          return { ref: input.ref, target, files: s.files, dirs: s.dirs, symlinks: s.symlinks, hardlinks: s.hardlinks, bytes: s.bytes, warnings: warnings.list() };
         });
       } finally {
         await removeStaging(staging);

@@ -8,7 +8,11 @@ cd "$(dirname "$0")/.."
 [ "${PERMAFROST_SKIP_SETUP:-0}" = 1 ] || bash scripts/setup.sh
 
 tiers=("$@")
-[ ${#tiers[@]} -gt 0 ] || tiers=(unit activities replay integration)
+if [ ${#tiers[@]} -eq 0 ]; then
+  tiers=(unit activities replay integration)
+  echo "[test] lint" >&2
+  npx --no-install eslint .
+fi
 files=()
 for tier in "${tiers[@]}"; do
   while IFS= read -r f; do files+=("$f"); done < <(find "dist/test/$tier" -name '*.test.js' 2>/dev/null | sort)

@@ -112,6 +112,7 @@ export interface RestoreFsResult {
   files: number;
   dirs: number;
   symlinks: number;
+  hardlinks: number;
   bytes: number;
   warnings: string[];
 }

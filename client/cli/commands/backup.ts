@@ -18,7 +18,7 @@ export async function runBackupFs(client: PermafrostClient, paths: string[], opt
     { workflowId: handle.workflowId, ...r },
     [
       `backup ${r.ref.host}_${r.ref.name}/${r.ref.timestamp} committed`,
-      `  ${s.files} files, ${s.dirs} folders, ${s.symlinks} symlinks, ${formatBytes(s.bytes)} read; ` +
+      `  ${s.files} files, ${s.dirs} folders, ${s.symlinks} symlinks, ${s.hardlinks} hard links, ${formatBytes(s.bytes)} read; ` +
         `${formatBytes(s.storedBytes)} stored in ${s.segments} segments`,
       ...r.warnings.map((w) => `  warning: ${w}`),
     ].join('\n')

@@ -17,7 +17,7 @@ export async function runRestoreFs(client: PermafrostClient, opts: RestoreFsOpti
     { workflowId: handle.workflowId, ...r },
     [
       `restored ${r.ref.host}_${r.ref.name}/${r.ref.timestamp} into ${r.target}`,
-      `  ${r.files} files, ${r.dirs} folders, ${r.symlinks} symlinks, ${formatBytes(r.bytes)} written; every segment verified`,
+      `  ${r.files} files, ${r.dirs} folders, ${r.symlinks} symlinks, ${r.hardlinks} hard links, ${formatBytes(r.bytes)} written; every segment verified`,
       ...r.warnings.map((w) => `  warning: ${w}`),
     ].join('\n')
   );
