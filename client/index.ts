@@ -63,8 +63,23 @@ export class PermafrostClient {
     return { localNode: this.config.node, defaultStorage: this.config.storage };
   }
 
-  /** Fails unless workers poll the central queue and the node's queue (pollers drop out after ~5 min idle). */
-  async assertWorkers(node: string): Promise<void> {
+  /**
+   * Fails unless workers poll the central queue and the node's queue. A worker that has just started may not have
+   * polled yet, so a missing poller is looked for again for `graceMs` before giving up.
+   */
+  async assertWorkers(node: string, graceMs = 10_000): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    for (;;) {
+      const missing = await this.missingWorkers(node);
+      if (missing.length === 0) return;
+      if (Date.now() >= deadline) {
+        throw new WorkerUnavailableError(`${missing.join('; ')} (start one with: permafrost-worker --role all)`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  private async missingWorkers(node: string): Promise<string[]> {
     const describe = async (name: string, type: temporal.api.enums.v1.TaskQueueType): Promise<number> => {
       const res = await this.temporal.workflowService.describeTaskQueue({
         namespace: this.config.temporal.namespace,
@@ -81,7 +96,7 @@ export class PermafrostClient {
     if ((await describe(queue, temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)) === 0) {
       missing.push(`no node worker polls ${queue}`);
     }
-    if (missing.length > 0) throw new WorkerUnavailableError(`${missing.join('; ')} (start one with: permafrost-worker --role all)`);
+    return missing;
   }
 
   async startBackupFs(request: BackupFsRequest): Promise<WorkflowHandleWithFirstExecutionRunId<typeof backupFs>> {

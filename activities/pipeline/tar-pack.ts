@@ -137,6 +137,7 @@ class Packer {
         }
         position += chunk.length;
         this.stats.bytes += chunk.length;
+        this.opts.onProgress?.(this.stats);
         if (!entry.write(chunk)) await new Promise<void>((resolve) => entry.once('drain', () => resolve()));
       }
       entry.end(undefined);

@@ -10,8 +10,8 @@ export interface FollowOptions {
 
 export async function follow<T>(client: PermafrostClient, handle: WorkflowHandle, opts: FollowOptions): Promise<T> {
   const mode = opts.json ? 'silent' : process.stderr.isTTY ? 'tty' : 'lines';
-  const view = createProgressView(mode, opts.label);
   if (!opts.json) process.stderr.write(`${opts.label}: workflow ${handle.workflowId} started\n`);
+  const view = createProgressView(mode, opts.label);
   let done = false;
   const result = (handle.result() as Promise<T>).finally(() => {
     done = true;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { extractTar } from '../../activities/pipeline/tar-extract';
@@ -51,6 +52,17 @@ test('several sources are stored under their absolute paths; excludes apply', as
   await extract(tar, dst);
   const files = await listFiles(dst);
   assert.deepEqual(files, [`${a.slice(1)}/keep.txt`, `${b.slice(1)}/keep.txt`]);
+});
+
+test('special files (fifos) are skipped with a warning, not a failure', async () => {
+  const src = await tempDir('src');
+  await writeFile(join(src, 'regular'), 'r');
+  execFileSync('mkfifo', [join(src, 'pipe')]);
+  const { tar, warnings } = await packToBuffer([src]);
+  assert.deepEqual(warnings, [`skipped special file (socket, fifo or device): ${join(src, 'pipe')}`]);
+  const dst = await tempDir('dst');
+  await extract(tar, dst);
+  assert.deepEqual(await listFiles(dst), ['regular']);
 });
 
 test('a file that changes size while read keeps the archive valid and is reported', async () => {
