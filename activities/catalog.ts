@@ -6,7 +6,8 @@ import { StorageError } from './storage/driver';
 import type { Manifest } from './manifest';
 import { parseManifest } from './manifest';
 
-async function readAll(driver: StorageDriver, key: string, signal?: AbortSignal): Promise<Buffer> {
+/** An object's whole content (manifests, and segments when they are checked). */
+export async function readAll(driver: StorageDriver, key: string, signal?: AbortSignal): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of await driver.get(key, { signal })) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);

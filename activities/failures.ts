@@ -16,6 +16,16 @@ export class NoBackupFoundError extends Error {
   override readonly name = 'NoBackupFoundError';
 }
 
+/** The key an encrypted backup was written with does not match the one given to read it. */
+export class EncryptionKeyMismatchError extends Error {
+  override readonly name = 'EncryptionKeyMismatchError';
+}
+
+/** A backup's content does not match its manifest. */
+export class CorruptBackupError extends Error {
+  override readonly name = 'CorruptBackupError';
+}
+
 
 export function toFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;

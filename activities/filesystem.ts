@@ -3,8 +3,8 @@ import { access, constants, lstat, mkdir, readdir } from 'node:fs/promises';
 import { isAbsolute, normalize } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { activityInfo, cancellationSignal, heartbeat, log } from '@temporalio/activity';
-import { backupPrefix, segmentKey } from '../workflows/shared/naming';
+import { activityInfo, ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
+import { backupId, backupPrefix, segmentKey } from '../workflows/shared/naming';
 import { selectRestorePoint } from '../workflows/shared/selection';
 import { formatStorage } from '../workflows/shared/storage-url';
 import type {
@@ -12,19 +12,25 @@ import type {
   BackupFsResult,
   BackupRef,
   BackupSummary,
+  EncryptionRef,
   ListBackupsInput,
   RestoreFsInput,
   RestoreFsResult,
   StorageTarget,
+  TransferProgress,
 } from '../workflows/shared/types';
 import { commitManifest, discardUncommitted, listManifests, readManifest } from './catalog';
-import { InvalidInputError, NoBackupFoundError } from './failures';
+import { EncryptionKeyMismatchError, InvalidInputError, NoBackupFoundError, toFailure } from './failures';
+import { SegmentStore, segmentAad } from './segment-store';
 import type { Manifest } from './manifest';
 import { MANIFEST_FORMAT, summarize } from './manifest';
 import { DEFAULT_LEVELS } from '../workflows/shared/compression';
 import { createCompressor, createDecompressor } from './pipeline/compress';
+import { decryptSegment, loadKey } from './pipeline/encrypt';
+import type { SegmentKey } from './pipeline/encrypt';
 import { readSegments, Segmenter } from './pipeline/segment';
 import { extractTar } from './pipeline/tar-extract';
+import { createThrottle } from './pipeline/throttle';
 import { packSources } from './pipeline/tar-pack';
 import { scanSources, sourcePrefixes } from './pipeline/walk';
 import { ProgressReporter, WarningList } from './progress';
@@ -41,6 +47,19 @@ export interface FsBackupPlan {
 }
 
 const RESULT_WARNINGS = 50;
+
+/** The key for reading `manifest`'s segments, checked against the key id it was written with, before any read. */
+async function restoreKey(manifest: Manifest, ref: EncryptionRef | undefined): Promise<SegmentKey | undefined> {
+  if (!manifest.encryption) return undefined;
+  if (!ref) throw new InvalidInputError(`backup ${backupId(manifest.ref)} is encrypted: give its key (--key-file or --key-env)`);
+  const key = await loadKey(ref);
+  if (key.id !== manifest.encryption.keyId) {
+    throw new EncryptionKeyMismatchError(
+      `the given key (id ${key.id}) is not the key backup ${backupId(manifest.ref)} was encrypted with (id ${manifest.encryption.keyId})`
+    );
+  }
+  return key;
+}
 const MANIFEST_WARNINGS = 10_000;
 
 async function checkSources(paths: readonly string[]): Promise<void> {
@@ -80,6 +99,7 @@ export function createFsActivities(deps: FsActivityDeps) {
     async planFsBackup(input: BackupFsInput & { timestamp: string }): Promise<FsBackupPlan> {
       const signal = cancellationSignal();
       await checkSources(input.paths);
+      if (input.encryption) await loadKey(input.encryption); // a bad key reference fails before anything is written
       const ref: BackupRef = { host: input.node, name: input.name, timestamp: input.timestamp };
       await withStorage(deps.openStorage, input.storage, async (driver) => {
         // Writability probe: the backup would otherwise fail only after reading the whole tree.
@@ -107,8 +127,13 @@ export function createFsActivities(deps: FsActivityDeps) {
       return withStorage(deps.openStorage, input.storage, async (driver) => {
         const committed = await readManifest(driver, ref, signal);
         if (committed) return { ref, stats: committed.stats, warnings: committed.warnings.slice(0, RESULT_WARNINGS) };
-        // An earlier attempt died mid-stream: start over on a clean folder (resume comes with the storage drivers).
-        if (info.attempt > 1) await discardUncommitted(driver, ref, signal);
+        const key = input.encryption ? await loadKey(input.encryption) : undefined;
+        // A retry after a crash re-reads the source but does not upload again what an earlier attempt stored.
+        const store = await SegmentStore.open(driver, ref, { key, resume: info.attempt > 1, signal });
+        if (info.attempt > 1) {
+          const last = (info.heartbeatDetails as Partial<TransferProgress> | undefined)?.segment ?? 0;
+          log.info('resuming backup', { attempt: info.attempt, lastHeartbeatSegment: last, storedSegmentsFound: store.found });
+        }
 
         const progress = new ProgressReporter({ phase: 'reading', totalBytes: input.estimate.bytes });
         const warnings = new WarningList(MANIFEST_WARNINGS);
@@ -132,13 +157,16 @@ export function createFsActivities(deps: FsActivityDeps) {
           },
         });
         const segmenter = new Segmenter(input.segmentSize, async (seg) => {
-          await driver.put(segmentKey(ref, seg.index), seg.data, { signal });
-          storedBytes += seg.data.length;
+          storedBytes += (await store.store(seg)).size;
           progress.update({ segment: seg.index + 1, storedBytes }, true);
         });
         try {
-          await pipeline(stream, count, createCompressor(input.compression, input.compressionLevel), segmenter, { signal });
+          const compressor = createCompressor(input.compression, input.compressionLevel);
+          if (input.bandwidthLimit) await pipeline(stream, count, compressor, createThrottle(input.bandwidthLimit, signal), segmenter, { signal });
+          else await pipeline(stream, count, compressor, segmenter, { signal });
           const packed = await done;
+          await store.pruneStale();
+          const records = store.records;
           const manifest: Manifest = {
             format: MANIFEST_FORMAT,
             kind: 'fs',
@@ -151,21 +179,29 @@ export function createFsActivities(deps: FsActivityDeps) {
             sources,
             exclude: input.exclude,
             compression: { algorithm: input.compression, level: input.compressionLevel ?? DEFAULT_LEVELS[input.compression] },
-            encryption: null,
+            encryption: key ? { algorithm: 'aes-256-gcm', keyId: key.id } : null,
             segmentSize: input.segmentSize,
-            segments: segmenter.records,
-            stats: { ...packed, streamBytes, storedBytes, segments: segmenter.records.length },
+            segments: records,
+            stats: { ...packed, streamBytes, storedBytes, segments: records.length },
             warnings: warnings.list(),
           };
           progress.update({ phase: 'committing', files: packed.files, bytes: packed.bytes }, true);
           await commitManifest(driver, manifest, signal);
           return { ref, stats: manifest.stats, warnings: manifest.warnings.slice(0, RESULT_WARNINGS) };
         } catch (err) {
-          // Segments written so far are useless without a manifest; remove them now (the workflow's cleanup
-          // does the same if this worker dies before getting here).
-          const { removed } = await discardUncommitted(driver, ref).catch(() => ({ removed: -1 }));
-          log.warn('backup failed; uncommitted data removed', { removed, error: String(err) });
-          throw err;
+          const failure = toFailure(err);
+          const retried = !signal.aborted && failure instanceof ApplicationFailure && !failure.nonRetryable;
+          if (retried) {
+            log.warn('backup attempt failed; stored segments are kept for the next attempt', { stored: store.records.length, error: String(err) });
+          } else {
+            // Cancelled or permanent: the segments are useless without a manifest. The workflow's undo does the
+            // same if this worker dies before getting here.
+            const { removed } = await discardUncommitted(driver, ref).catch(() => ({ removed: -1 }));
+            log.warn('backup failed; uncommitted data removed', { removed, error: String(err) });
+          }
+          throw failure;
+        } finally {
+          progress.stop();
         }
       });
     },
@@ -210,37 +246,47 @@ export function createFsActivities(deps: FsActivityDeps) {
         return await withStorage(deps.openStorage, input.storage, async (driver) => {
           const manifest = await readManifest(driver, input.ref, signal);
           if (!manifest) throw new NoBackupFoundError(`backup ${backupPrefix(input.ref)} has no manifest (not committed or deleted)`);
+          const key = await restoreKey(manifest, input.encryption);
           const progress = new ProgressReporter({ phase: 'writing', totalBytes: manifest.stats.bytes });
-          const bytes = readSegments(
-            manifest.segments,
-            (index) => driver.get(segmentKey(input.ref, index), { signal }),
-            (index) => progress.update({ segment: index + 1 })
-          );
-          // pipeline() (unlike pipe()) carries a corrupt segment's error into the decompressor, and so to extractTar.
-          const decompressed = createDecompressor(manifest.compression.algorithm);
-          pipeline(Readable.from(bytes), decompressed, { signal }).catch(() => undefined);
-          const result = await extractTar(
-            decompressed,
-            {
-              root: staging,
-              allowExternalSymlinks: input.allowExternalSymlinks,
-              restoreOwners,
-              signal,
-              onWarning: (m) => warnings.add(m),
-              onProgress: (s) => progress.update({ files: s.files, bytes: s.bytes }),
-              // Fail early on a conflict rather than after reading the whole backup.
-              beforeEntry: input.overwrite
-                ? undefined
-                : async (rel, type) => {
-                    if (await conflictsWithTarget(target, rel, type)) throw new RestoreConflictError([rel]);
-                  },
-            }
-          );
-          progress.update({ phase: 'moving' }, true);
-          await mergeStaging(staging, target, input.overwrite);
-          await applyDirMeta(target, result.dirs, restoreOwners);
-          const s = result.stats;
-          return { ref: input.ref, target, files: s.files, dirs: s.dirs, symlinks: s.symlinks, hardlinks: s.hardlinks, bytes: s.bytes, warnings: warnings.list() };
+          try {
+            const bytes = readSegments(
+              manifest.segments,
+              (index) => driver.get(segmentKey(input.ref, index), { signal }),
+              (index) => progress.update({ segment: index + 1 }),
+              key ? (index, stored) => decryptSegment(stored, key, segmentAad(input.ref, index)) : undefined
+            );
+            // pipeline() (unlike pipe()) carries a corrupt segment's error into the decompressor, and so to extractTar.
+            const decompressed = createDecompressor(manifest.compression.algorithm);
+            const source = Readable.from(bytes);
+            (input.bandwidthLimit
+              ? pipeline(source, createThrottle(input.bandwidthLimit, signal), decompressed, { signal })
+              : pipeline(source, decompressed, { signal })
+            ).catch(() => undefined);
+            const result = await extractTar(
+              decompressed,
+              {
+                root: staging,
+                allowExternalSymlinks: input.allowExternalSymlinks,
+                restoreOwners,
+                signal,
+                onWarning: (m) => warnings.add(m),
+                onProgress: (s) => progress.update({ files: s.files, bytes: s.bytes }),
+                // Fail early on a conflict rather than after reading the whole backup.
+                beforeEntry: input.overwrite
+                  ? undefined
+                  : async (rel, type) => {
+                      if (await conflictsWithTarget(target, rel, type)) throw new RestoreConflictError([rel]);
+                    },
+              }
+            );
+            progress.update({ phase: 'moving' }, true);
+            await mergeStaging(staging, target, input.overwrite);
+            await applyDirMeta(target, result.dirs, restoreOwners);
+            const s = result.stats;
+            return { ref: input.ref, target, files: s.files, dirs: s.dirs, symlinks: s.symlinks, hardlinks: s.hardlinks, bytes: s.bytes, warnings: warnings.list() };
+          } finally {
+            progress.stop();
+          }
         });
       } finally {
         await removeStaging(staging);

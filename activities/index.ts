@@ -2,12 +2,13 @@
 import { createFsActivities } from './filesystem';
 import type { FsActivityDeps } from './filesystem';
 import { withFailureMapping } from './failures';
+import { createInspectActivities } from './inspect';
 
 export type NodeActivityDeps = FsActivityDeps;
 
 /** Activities served on `permafrost-node-<host>`: everything that touches this node's disks and streams. */
 export function createNodeActivities(deps: NodeActivityDeps) {
-  return withFailureMapping({ ...createFsActivities(deps) });
+  return withFailureMapping({ ...createFsActivities(deps), ...createInspectActivities(deps) });
 }
 
 export type NodeActivities = ReturnType<typeof createNodeActivities>;

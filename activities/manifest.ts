@@ -28,7 +28,7 @@ export const manifestSchema = z.object({
   sources: z.array(z.object({ path: z.string(), prefix: z.string() })),
   exclude: z.array(z.string()),
   compression: z.object({ algorithm: z.enum(COMPRESSIONS), level: z.number().int().optional() }),
-  encryption: z.null(),
+  encryption: z.union([z.null(), z.object({ algorithm: z.literal('aes-256-gcm'), keyId: z.string().regex(/^[0-9a-f]{16}$/) })]),
   segmentSize: z.number().int().positive(),
   segments: z.array(z.object({ index: z.number().int().nonnegative(), size: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
   stats: statsSchema,
@@ -70,6 +70,7 @@ export function summarize(m: Manifest): BackupSummary {
     completedAt: m.completedAt,
     sources: m.sources.map((s) => s.path),
     compression: m.compression.algorithm,
+    encrypted: m.encryption !== null,
     stats: m.stats,
     warningCount: m.warnings.length,
   };

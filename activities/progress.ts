@@ -4,6 +4,7 @@ import type { TransferProgress } from '../workflows/shared/types';
 
 export class ProgressReporter {
   private last = 0;
+  private readonly keepAlive: NodeJS.Timeout;
   readonly state: TransferProgress;
 
   constructor(
@@ -11,6 +12,15 @@ export class ProgressReporter {
     private readonly intervalMs = 1000
   ) {
     this.state = { files: 0, bytes: 0, segment: 0, storedBytes: 0, ...initial };
+    // A slow segment upload reads nothing, so nothing reports progress: heartbeat anyway, so that the heartbeat
+    // timeout only fires for a dead worker, not a slow storage.
+    this.keepAlive = setInterval(() => this.update({}, true), Math.max(intervalMs, 5000));
+    this.keepAlive.unref();
+  }
+
+  /** Stops the keep-alive heartbeats; call when the transfer ends, whatever its outcome. */
+  stop(): void {
+    clearInterval(this.keepAlive);
   }
 
   /** Merges `patch`; heartbeats when forced or when the interval has passed (heartbeats also deliver cancellation). */

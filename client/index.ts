@@ -6,18 +6,18 @@ import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import type { backupFs, listBackups, restoreFs } from '../workflows';
+import type { backupFs, listBackups, restoreFs, storageInfo, verifyBackup } from '../workflows';
 import { formatBackupTimestamp } from '../workflows/shared/naming';
 import { CENTRAL_TASK_QUEUE, nodeTaskQueue } from '../workflows/shared/queues';
-import type { BackupFsResult, BackupSummary, RestoreFsResult, TransferProgress } from '../workflows/shared/types';
+import type { BackupFsResult, BackupSummary, RestoreFsResult, StorageInfoResult, TransferProgress, VerifyBackupResult } from '../workflows/shared/types';
 import { loadConfig } from './config';
 import type { PermafrostConfig } from './config';
 import { connectOptions } from './connection';
-import { validateBackupFs, validateList, validateRestoreFs } from './validate';
-import type { BackupFsRequest, RestoreFsRequest, ValidationContext } from './validate';
+import { validateBackupFs, validateList, validateRestoreFs, validateVerify } from './validate';
+import type { BackupFsRequest, RestoreFsRequest, ValidationContext, VerifyRequest } from './validate';
 
 export { ValidationError } from './validate';
-export type { BackupFsRequest, RestoreFsRequest } from './validate';
+export type { BackupFsRequest, RestoreFsRequest, VerifyRequest } from './validate';
 export type * from '../workflows/shared/types';
 
 /** No worker polls a queue that a workflow needs, so it would wait instead of running. */
@@ -138,6 +138,33 @@ export class PermafrostClient {
       taskQueue: CENTRAL_TASK_QUEUE,
       workflowId: `list-backups-${input.node}-${formatBackupTimestamp(new Date())}-${uniqueSuffix()}`,
       args: [input],
+    });
+  }
+
+  /** Starts a verification of one stored backup (hashes, decryption, the archive itself). */
+  async startVerifyBackup(request: VerifyRequest): Promise<WorkflowHandleWithFirstExecutionRunId<typeof verifyBackup>> {
+    const input = validateVerify(request, this.ctx);
+    await this.assertWorkers(input.node);
+    return this.temporal.workflow.start<typeof verifyBackup>('verifyBackup', {
+      taskQueue: CENTRAL_TASK_QUEUE,
+      workflowId: `verify-${input.ref.host}-${input.ref.name}-${formatBackupTimestamp(new Date())}-${uniqueSuffix()}`,
+      args: [input],
+      staticSummary: `Verify ${input.ref.host}_${input.ref.name}/${input.ref.timestamp}`,
+    });
+  }
+
+  async verifyBackup(request: VerifyRequest): Promise<VerifyBackupResult> {
+    return (await this.startVerifyBackup(request)).result();
+  }
+
+  /** Backups per host and name in a storage, with sizes and segment counts. */
+  async storageInfo(request: { node?: string; storage?: string } = {}): Promise<StorageInfoResult> {
+    const { node, storage } = validateList(request, this.ctx);
+    await this.assertWorkers(node);
+    return this.temporal.workflow.execute<typeof storageInfo>('storageInfo', {
+      taskQueue: CENTRAL_TASK_QUEUE,
+      workflowId: `storage-info-${node}-${formatBackupTimestamp(new Date())}-${uniqueSuffix()}`,
+      args: [{ node, storage }],
     });
   }
 

@@ -1,12 +1,12 @@
 /** Checks operator and service input before any workflow starts; every problem is reported at once. */
-import { lstatSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import { isAbsolute, normalize } from 'node:path';
 import { invalidLevel } from '../workflows/shared/compression';
 import { invalidBackupName, invalidNodeName, parseBackupId, parseBackupTimestamp } from '../workflows/shared/naming';
 import { parseUtcDate } from '../workflows/shared/selection';
-import { formatStorage, parseStorageUrl } from '../workflows/shared/storage-url';
+import { invalidSwiftContainer, parseStorageUrl } from '../workflows/shared/storage-url';
 import { COMPRESSIONS } from '../workflows/shared/types';
-import type { BackupFsInput, Compression, ListBackupsInput, RestoreFsInput, StorageTarget } from '../workflows/shared/types';
+import type { BackupFsInput, Compression, EncryptionRef, ListBackupsInput, RestoreFsInput, StorageTarget, VerifyBackupInput } from '../workflows/shared/types';
 
 /** Input that cannot work; `problems` lists every reason. */
 export class ValidationError extends Error {
@@ -29,6 +29,36 @@ export function parseSize(text: string | number): number | undefined {
   return Number(m[1]) * 1024 ** power;
 }
 
+/** Checks a key reference (never the key): one of an absolute key file path or an environment variable name. */
+function checkEncryption(ref: EncryptionRef | undefined, checkLocally: boolean, problems: string[]): EncryptionRef | undefined {
+  if (ref === undefined || (ref.keyFile === undefined && ref.keyEnv === undefined)) return undefined;
+  if (ref.keyFile !== undefined && ref.keyEnv !== undefined) problems.push('give either a key file or a key environment variable, not both');
+  if (ref.keyFile !== undefined) {
+    if (!isAbsolute(ref.keyFile)) problems.push(`key file ${JSON.stringify(ref.keyFile)} must be an absolute path`);
+    else if (checkLocally) {
+      try {
+        if (!statSync(ref.keyFile).isFile()) problems.push(`key file ${ref.keyFile} is not a file`);
+      } catch {
+        problems.push(`key file ${ref.keyFile} does not exist`);
+      }
+    }
+    return { keyFile: ref.keyFile };
+  }
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(ref.keyEnv ?? '')) problems.push(`key environment variable ${JSON.stringify(ref.keyEnv)} is not a valid name`);
+  return { keyEnv: ref.keyEnv };
+}
+
+/** A bandwidth limit: bytes per second as a size (`50MiB`), at least 64 KiB/s. */
+function checkLimit(limit: string | number | undefined, problems: string[]): number | undefined {
+  if (limit === undefined) return undefined;
+  const bytes = parseSize(limit);
+  if (bytes === undefined || bytes < 64 * 1024) {
+    problems.push(`bandwidth limit must be a size per second of at least 64KiB, e.g. 50MiB (got ${JSON.stringify(limit)})`);
+    return undefined;
+  }
+  return bytes;
+}
+
 export interface BackupFsRequest {
   paths: string[];
   name: string;
@@ -38,6 +68,9 @@ export interface BackupFsRequest {
   compression?: string;
   compressionLevel?: number;
   segmentSize?: string | number;
+  encryption?: EncryptionRef;
+  /** Upload limit per second, e.g. `50MiB`. */
+  bandwidthLimit?: string | number;
 }
 
 export interface RestoreFsRequest {
@@ -51,6 +84,9 @@ export interface RestoreFsRequest {
   fromDate?: string;
   overwrite?: boolean;
   allowExternalSymlinks?: boolean;
+  encryption?: EncryptionRef;
+  /** Download limit per second, e.g. `50MiB`. */
+  bandwidthLimit?: string | number;
 }
 
 export interface ValidationContext {
@@ -59,8 +95,41 @@ export interface ValidationContext {
   defaultStorage: string;
 }
 
+/** A target given as an object (library callers) is passed on unchanged, after this structural check. */
+function invalidStorageTarget(target: StorageTarget): string | undefined {
+  const t = target as unknown as Record<string, unknown>;
+  const text = (v: unknown): v is string => typeof v === 'string' && v !== '' && !/[\s\0]/.test(v);
+  const absPath = (v: unknown): boolean => typeof v === 'string' && v.startsWith('/') && !v.includes('\0') && !v.split('/').includes('..');
+  switch (t.driver) {
+    case 'local':
+      return absPath(t.path) ? undefined : `local storage needs an absolute path without '..', not ${JSON.stringify(t.path)}`;
+    case 'ssh': {
+      const bad: string[] = [];
+      if (!text(t.host) || /[/@]/.test(t.host)) bad.push('a host');
+      if (typeof t.port !== 'number' || !Number.isInteger(t.port) || t.port < 1 || t.port > 65535) bad.push('a port from 1 to 65535');
+      if (!text(t.user) || t.user.includes(':')) bad.push('a user');
+      if (!absPath(t.path)) bad.push("an absolute path without '..'");
+      if (t.identityFile !== undefined && !absPath(t.identityFile)) bad.push('an absolute identityFile (or none: ssh-agent)');
+      if (t.knownHostsFile !== undefined && !absPath(t.knownHostsFile)) bad.push('an absolute knownHostsFile (or none: ~/.ssh/known_hosts)');
+      return bad.length > 0 ? `ssh storage needs ${bad.join(', ')}` : undefined;
+    }
+    case 'swift':
+      if (!text(t.container)) return 'swift storage needs a container';
+      if (t.interface !== undefined && !['public', 'internal', 'admin'].includes(t.interface as string)) {
+        return `swift interface must be public, internal or admin, not ${JSON.stringify(t.interface)}`;
+      }
+      return invalidSwiftContainer(t.container);
+    default:
+      return `unknown storage driver ${JSON.stringify(t.driver)} (known: local, swift, ssh)`;
+  }
+}
+
 function storageOf(value: string | StorageTarget | undefined, ctx: ValidationContext, problems: string[]): StorageTarget | undefined {
-  if (value !== undefined && typeof value !== 'string') value = formatStorage(value);
+  if (value !== undefined && typeof value !== 'string') {
+    const bad = invalidStorageTarget(value);
+    if (bad) problems.push(bad);
+    return bad ? undefined : value;
+  }
   const parsed = parseStorageUrl(value ?? ctx.defaultStorage);
   if (!parsed.ok) problems.push(parsed.reason);
   return parsed.ok ? parsed.target : undefined;
@@ -102,8 +171,13 @@ export function validateBackupFs(req: BackupFsRequest, ctx: ValidationContext): 
     problems.push(`segment size must be between 64KiB and 5GiB, e.g. 64MiB (got ${JSON.stringify(req.segmentSize)})`);
   }
   const storage = storageOf(req.storage, ctx, problems);
+  const encryption = checkEncryption(req.encryption, node === ctx.localNode, problems);
+  const bandwidthLimit = checkLimit(req.bandwidthLimit, problems);
   if (problems.length > 0 || !storage || segmentSize === undefined) throw new ValidationError(problems);
-  return { node, name: req.name, paths, exclude, storage, compression, compressionLevel: req.compressionLevel, segmentSize };
+  const input: BackupFsInput = { node, name: req.name, paths, exclude, storage, compression, compressionLevel: req.compressionLevel, segmentSize };
+  if (encryption) input.encryption = encryption;
+  if (bandwidthLimit) input.bandwidthLimit = bandwidthLimit;
+  return input;
 }
 
 export function validateRestoreFs(req: RestoreFsRequest, ctx: ValidationContext): RestoreFsInput {
@@ -139,8 +213,12 @@ export function validateRestoreFs(req: RestoreFsRequest, ctx: ValidationContext)
     }
   }
   const storage = storageOf(req.storage, ctx, problems);
+  const encryption = checkEncryption(req.encryption, node === ctx.localNode, problems);
+  const bandwidthLimit = checkLimit(req.bandwidthLimit, problems);
   if (problems.length > 0 || !storage) throw new ValidationError(problems);
   return {
+    ...(encryption ? { encryption } : {}),
+    ...(bandwidthLimit ? { bandwidthLimit } : {}),
     node,
     storage,
     name,
@@ -165,4 +243,24 @@ export function validateList(req: { node?: string; storage?: string | StorageTar
   const storage = storageOf(req.storage, ctx, problems);
   if (problems.length > 0 || !storage) throw new ValidationError(problems);
   return { node, storage, host: req.host, name: req.name };
+}
+
+export interface VerifyRequest {
+  /** `<host>_<name>/<timestamp>` */
+  backup: string;
+  node?: string;
+  storage?: string | StorageTarget;
+  encryption?: EncryptionRef;
+}
+
+export function validateVerify(req: VerifyRequest, ctx: ValidationContext): VerifyBackupInput {
+  const problems: string[] = [];
+  const node = req.node ?? ctx.localNode;
+  checkNode(node, problems);
+  const ref = parseBackupId(req.backup ?? '');
+  if (!ref) problems.push(`backup ${JSON.stringify(req.backup)} must be <host>_<name>/<timestamp>, as \`permafrost list\` shows it`);
+  const storage = storageOf(req.storage, ctx, problems);
+  const encryption = checkEncryption(req.encryption, node === ctx.localNode, problems);
+  if (problems.length > 0 || !storage || !ref) throw new ValidationError(problems);
+  return { node, storage, ref, ...(encryption ? { encryption } : {}) };
 }

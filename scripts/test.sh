@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the test tiers with node:test on the compiled output:
 #   unit (pure logic), activities (MockActivityEnvironment), replay (recorded histories), integration (real Temporal
-#   dev server started here, on a free port, in memory). `scripts/test.sh unit activities` runs a subset.
+#   dev server started here, on a free port, in memory), storage (drivers and end-to-end runs against the project's
+#   lab: a real sshd and real Swift + Keystone, installed and started here, stopped at the end).
+# `scripts/test.sh unit activities` runs a subset.
 # Installs and builds first (scripts/setup.sh), unless PERMAFROST_SKIP_SETUP=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 tiers=("$@")
 if [ ${#tiers[@]} -eq 0 ]; then
-  tiers=(unit activities replay integration)
+  tiers=(unit activities replay integration storage)
   echo "[test] lint" >&2
   npx --no-install eslint .
 fi
@@ -20,14 +22,33 @@ done
 [ ${#files[@]} -gt 0 ] || { echo "no test files for: ${tiers[*]}" >&2; exit 1; }
 
 needs_server=0
-for tier in "${tiers[@]}"; do case "$tier" in integration | replay) needs_server=1 ;; esac; done
+needs_lab=0
+for tier in "${tiers[@]}"; do
+  case "$tier" in
+    integration | replay) needs_server=1 ;;
+    storage) needs_server=1 needs_lab=1 ;;
+  esac
+done
+cleanup=()
+on_exit() { for c in "${cleanup[@]}"; do eval "$c" || true; done; }
+trap on_exit EXIT
+
+if [ "$needs_lab" = 1 ]; then
+  echo "[test] lab: sshd, swift, keystone" >&2
+  bash lab/lab.sh install >&2
+  cleanup+=("bash lab/sshd.sh down >/dev/null 2>&1" "bash lab/lab.sh down >/dev/null 2>&1")
+  bash lab/sshd.sh up >&2
+  bash lab/lab.sh up swift keystone >&2
+  eval "$(bash lab/lab.sh env)"
+  eval "$(bash lab/sshd.sh env)"
+fi
 if [ "$needs_server" = 1 ] && [ -z "${PERMAFROST_TEST_TEMPORAL_ADDRESS:-}" ]; then
   port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
   export PERMAFROST_DATA_DIR_TEST
   PERMAFROST_DATA_DIR_TEST=$(mktemp -d /tmp/permafrost-test-server.XXXXXX)
   PERMAFROST_DATA_DIR="$PERMAFROST_DATA_DIR_TEST" TEMPORAL_PORT="$port" TEMPORAL_DB=memory TEMPORAL_HEADLESS=1 \
     bash scripts/temporal-dev.sh start
-  trap 'PERMAFROST_DATA_DIR="$PERMAFROST_DATA_DIR_TEST" TEMPORAL_PORT='"$port"' bash scripts/temporal-dev.sh stop >/dev/null; rm -rf "$PERMAFROST_DATA_DIR_TEST"' EXIT
+  cleanup+=("PERMAFROST_DATA_DIR='$PERMAFROST_DATA_DIR_TEST' TEMPORAL_PORT=$port bash scripts/temporal-dev.sh stop >/dev/null; rm -rf '$PERMAFROST_DATA_DIR_TEST'")
   export PERMAFROST_TEST_TEMPORAL_ADDRESS="127.0.0.1:$port"
 fi
 

@@ -2,3 +2,5 @@
 export { backupFs } from './backup-fs';
 export { restoreFs } from './restore-fs';
 export { listBackups } from './list-backups';
+export { verifyBackup } from './verify-backup';
+export { storageInfo } from './storage-info';

@@ -20,12 +20,13 @@ const quick: ActivityOptions = {
   retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 };
 
-// Long transfers: heartbeats carry progress and deliver cancellation; a silent worker is declared dead after 2 min.
+// Long transfers: heartbeats (at least every 5 s) carry progress and deliver cancellation; a worker silent for 30 s
+// is dead, and the retry resumes on the restarted node worker.
 const transfer: ActivityOptions = {
   ...waitForCancel,
   scheduleToStartTimeout: '10 minutes',
   startToCloseTimeout: '24 hours',
-  heartbeatTimeout: '2 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '10s', maximumInterval: '5 minutes', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 };
 
@@ -40,15 +41,17 @@ const cleanup: ActivityOptions = {
 
 export function nodeActivities(node: string) {
   const taskQueue = nodeTaskQueue(node);
-  const { planFsBackup, selectBackup, listStoredBackups } = proxyActivities<NodeActivities>({ ...quick, taskQueue });
-  const { backupFilesystem, restoreFilesystem } = proxyActivities<NodeActivities>({ ...transfer, taskQueue });
+  const { planFsBackup, selectBackup, listStoredBackups, describeStorage } = proxyActivities<NodeActivities>({ ...quick, taskQueue });
+  const { backupFilesystem, restoreFilesystem, verifyStoredBackup } = proxyActivities<NodeActivities>({ ...transfer, taskQueue });
   const { discardUncommittedBackup, discardRestoreStaging } = proxyActivities<NodeActivities>({ ...cleanup, taskQueue });
   return {
     planFsBackup,
     selectBackup,
     listStoredBackups,
+    describeStorage,
     backupFilesystem,
     restoreFilesystem,
+    verifyStoredBackup,
     discardUncommittedBackup,
     discardRestoreStaging,
   };

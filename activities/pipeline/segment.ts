@@ -25,7 +25,6 @@ export class Segmenter extends Writable {
   private hash = createHash('sha256');
   private nextIndex: number;
   private inflight: Promise<void> | undefined;
-  readonly records: SegmentRecord[] = [];
 
   constructor(
     private readonly segmentSize: number,
@@ -67,7 +66,6 @@ export class Segmenter extends Writable {
       data: this.buffer.subarray(0, this.filled),
       sha256: this.hash.digest('hex'),
     };
-    this.records.push({ index: segment.index, size: segment.data.length, sha256: segment.sha256 });
     if (this.inflight) await this.inflight;
     this.buffer = Buffer.allocUnsafe(this.segmentSize);
     this.filled = 0;
@@ -90,27 +88,33 @@ export class CorruptSegmentError extends Error {
 }
 
 /**
- * Yields the bytes of `records` in order, checking each segment's size and sha256 as it streams. A mismatch throws
- * at the end of that segment; callers write into a staging area, so nothing built from bad bytes is kept.
+ * Yields the bytes of `records` in order, checking each segment's size and sha256. Without `decode` the bytes stream
+ * through and a mismatch throws at the end of that segment (callers write into a staging area, so nothing built from
+ * bad bytes is kept). With `decode` (decryption) each segment is buffered, checked, then decoded: one segment of
+ * memory, and nothing unauthenticated is passed on.
  */
 export async function* readSegments(
   records: readonly SegmentRecord[],
   open: (index: number) => Promise<Readable>,
-  onSegment?: (index: number, size: number) => void
+  onSegment?: (index: number, size: number) => void,
+  decode?: (index: number, stored: Buffer) => Buffer
 ): AsyncGenerator<Buffer> {
   for (const record of records) {
     const hash = createHash('sha256');
     let size = 0;
+    const held: Buffer[] = [];
     for await (const chunk of await open(record.index)) {
       const buf = chunk as Buffer;
       size += buf.length;
       if (size > record.size) throw new CorruptSegmentError(record.index, `longer than the recorded ${record.size} bytes`);
       hash.update(buf);
-      yield buf;
+      if (decode) held.push(buf);
+      else yield buf;
     }
     if (size !== record.size) throw new CorruptSegmentError(record.index, `${size} bytes, expected ${record.size}`);
     const digest = hash.digest('hex');
     if (digest !== record.sha256) throw new CorruptSegmentError(record.index, `sha256 ${digest}, expected ${record.sha256}`);
+    if (decode) yield decode(record.index, Buffer.concat(held, size));
     onSegment?.(record.index, size);
   }
 }

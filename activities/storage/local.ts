@@ -45,7 +45,9 @@ export class LocalStorage implements StorageDriver {
   private tempAwarePath(key: string): string {
     const mark = key.lastIndexOf(TEMP_MARK);
     if (mark < 0) return this.path(key);
-    return `${this.path(key.slice(0, mark))}${key.slice(mark)}`;
+    const suffix = key.slice(mark + TEMP_MARK.length);
+    if (!/^[0-9a-f]{1,64}$/.test(suffix)) throw new StorageError('InvalidKey', `invalid storage key ${JSON.stringify(key)}`);
+    return `${this.path(key.slice(0, mark))}${TEMP_MARK}${suffix}`;
   }
 
   async put(key: string, data: Buffer, opts: OpOptions = {}): Promise<void> {
@@ -109,7 +111,9 @@ export class LocalStorage implements StorageDriver {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
       classify(err, dirKey);
     }
-    names = names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // Key order: a folder sorts as `name/`, so `a.x` comes before `a/…` as their keys do.
+    const sortKey = (e: { name: string; dir: boolean }): string => (e.dir ? `${e.name}/` : e.name);
+    names = names.sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0));
     for (const entry of names) {
       const key = dirKey === '' ? entry.name : `${dirKey}/${entry.name}`;
       if (entry.dir) {

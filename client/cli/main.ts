@@ -12,6 +12,8 @@ import { describeFailure, PermafrostClient, ValidationError, WorkerUnavailableEr
 import { COMPRESSIONS } from '../../workflows/shared/types';
 import { runBackupFs } from './commands/backup';
 import { runCancel } from './commands/cancel';
+import { runInfo } from './commands/info';
+import { runVerify } from './commands/verify';
 import { runList } from './commands/list';
 import { runRestoreFs } from './commands/restore';
 import { runStatus } from './commands/status';
@@ -26,6 +28,40 @@ Exit status: 0 success, 1 the run failed, 2 invalid input, 3 cancelled, terminat
 
 interface GlobalOptions extends ConfigFlags {
   json?: boolean;
+}
+
+interface KeyFlags {
+  keyFile?: string;
+  keyEnv?: string;
+  limit?: string;
+}
+
+interface BackupFlags extends KeyFlags {
+  name: string;
+  node?: string;
+  storage?: string;
+  exclude?: string[];
+  compression: string;
+  level?: number;
+  segmentSize: string;
+  wait: boolean;
+}
+
+interface RestoreFlags extends KeyFlags {
+  name: string;
+  target: string;
+  backup?: string;
+  fromDate?: string;
+  host?: string;
+  node?: string;
+  storage?: string;
+  overwrite?: boolean;
+  allowExternalSymlinks?: boolean;
+  wait: boolean;
+}
+
+function keyRef(o: KeyFlags): { keyFile?: string; keyEnv?: string } | undefined {
+  return o.keyFile !== undefined || o.keyEnv !== undefined ? { keyFile: o.keyFile, keyEnv: o.keyEnv } : undefined;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -77,14 +113,28 @@ export function buildProgram(): Command {
     .addOption(new Option('--compression <alg>', 'compression').choices([...COMPRESSIONS]).default('zstd'))
     .option('--level <n>', 'compression level', intArg)
     .option('--segment-size <size>', 'bytes per stored segment, e.g. 64MiB', '64MiB')
+    .option('--key-file <path>', 'encrypt (AES-256-GCM per segment) with the 256-bit key in this file on the node (mode 600)')
+    .option('--key-env <var>', "encrypt with the key in this environment variable of the node's worker")
+    .option('--limit <rate>', 'upload bandwidth limit per second, e.g. 50MiB')
     .option('--no-wait', 'print the workflow id and return')
     .addHelpText('after', EXIT_HELP)
-    .action(async (paths: string[], o: { name: string; node?: string; storage?: string; exclude?: string[]; compression: string; level?: number; segmentSize: string; wait: boolean }) => {
+    .action(async (paths: string[], o: BackupFlags) => {
       await withClient(program, (client, out) =>
         runBackupFs(
           client,
           paths,
-          { name: o.name, node: o.node, storage: o.storage, exclude: o.exclude, compression: o.compression, compressionLevel: o.level, segmentSize: o.segmentSize, wait: o.wait },
+          {
+            name: o.name,
+            node: o.node,
+            storage: o.storage,
+            exclude: o.exclude,
+            compression: o.compression,
+            compressionLevel: o.level,
+            segmentSize: o.segmentSize,
+            encryption: keyRef(o),
+            bandwidthLimit: o.limit,
+            wait: o.wait,
+          },
           out
         )
       );
@@ -103,10 +153,14 @@ export function buildProgram(): Command {
     .option('--storage <url>', 'where the backup is stored')
     .option('--overwrite', 'replace existing files in the target (never a non-empty folder)')
     .option('--allow-external-symlinks', 'restore symlinks that point outside the target')
+    .option('--key-file <path>', 'key file of an encrypted backup, on the node')
+    .option('--key-env <var>', "environment variable of the node's worker holding the key")
+    .option('--limit <rate>', 'download bandwidth limit per second, e.g. 50MiB')
     .option('--no-wait', 'print the workflow id and return')
     .addHelpText('after', EXIT_HELP)
-    .action(async (o: { name: string; target: string; backup?: string; fromDate?: string; host?: string; node?: string; storage?: string; overwrite?: boolean; allowExternalSymlinks?: boolean; wait: boolean }) => {
-      await withClient(program, (client, out) => runRestoreFs(client, o, out));
+    .action(async (o: RestoreFlags) => {
+      const { keyFile: _f, keyEnv: _e, limit, ...rest } = o;
+      await withClient(program, (client, out) => runRestoreFs(client, { ...rest, encryption: keyRef(o), bandwidthLimit: limit }, out));
     });
 
   program
@@ -118,6 +172,28 @@ export function buildProgram(): Command {
     .option('--node <node>', 'node that reads the storage (default: this host)')
     .action(async (o: { storage?: string; name?: string; host?: string; node?: string }) => {
       await withClient(program, (client, out) => runList(client, o, out));
+    });
+
+  program
+    .command('verify')
+    .description('re-read a stored backup: every segment hash, decryption with the key, and the archive itself')
+    .argument('<backup>', '<host>_<name>/<timestamp>, as list shows it')
+    .option('--storage <url>', 'where the backup is stored')
+    .option('--node <node>', 'node that reads the storage (default: this host)')
+    .option('--key-file <path>', 'key file of an encrypted backup, on the node')
+    .option('--key-env <var>', "environment variable of the node's worker holding the key")
+    .addHelpText('after', EXIT_HELP)
+    .action(async (backup: string, o: { storage?: string; node?: string } & KeyFlags) => {
+      await withClient(program, (client, out) => runVerify(client, { backup, storage: o.storage, node: o.node, encryption: keyRef(o) }, out));
+    });
+
+  program
+    .command('info')
+    .description('backups per host and name in a storage, with sizes and segment counts')
+    .option('--storage <url>', 'storage to describe')
+    .option('--node <node>', 'node that reads the storage (default: this host)')
+    .action(async (o: { storage?: string; node?: string }) => {
+      await withClient(program, (client, out) => runInfo(client, o, out));
     });
 
   program

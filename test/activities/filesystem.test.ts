@@ -2,10 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createNodeActivities } from '../../activities';
+import { StorageError } from '../../activities/storage/driver';
 import { openStorage } from '../../activities/storage/registry';
 import { segmentKey } from '../../workflows/shared/naming';
 import type { BackupFsInput, TransferProgress } from '../../workflows/shared/types';
@@ -156,4 +158,163 @@ test('a retried backup attempt after a crash starts clean; a committed one is no
   ]);
   const again = await run(new MockActivityEnvironment({ attempt: 3 }), acts.backupFilesystem, { ...input, ...plan });
   assert.deepEqual(again, first);
+});
+
+test('encrypted backups: no plaintext stored, the right key restores, a wrong key is refused before any write', async () => {
+  const src = await tempDir('src');
+  const store = await tempDir('store');
+  const keys = await tempDir('keys');
+  await writeFile(join(src, 'secret.txt'), 'the plaintext marker 0123456789\n'.repeat(1000));
+  const keyFile = join(keys, 'k');
+  await writeFile(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
+  const wrongKey = join(keys, 'wrong');
+  await writeFile(wrongKey, randomBytes(32).toString('hex'), { mode: 0o600 });
+  const input = await backupInput(src, store, { compression: 'none', encryption: { keyFile } });
+  const plan = await run(new MockActivityEnvironment(), acts.planFsBackup, input);
+  const beats: unknown[] = [];
+  const env = new MockActivityEnvironment();
+  env.on('heartbeat', (d: unknown) => beats.push(d));
+  const result = await run(env, acts.backupFilesystem, { ...input, ...plan });
+  for (const f of await listFiles(store)) {
+    assert.equal((await readFile(join(store, f))).indexOf('plaintext marker'), -1, `${f} holds plaintext`);
+  }
+  const manifest = await readFile(join(store, 'test-node_unit/20261126T120000.000Z/manifest.json'), 'utf8');
+  assert.match(manifest, /"algorithm": "aes-256-gcm"/);
+  const keyHex = (await readFile(keyFile, 'utf8')).trim();
+  for (const text of [manifest, JSON.stringify(beats), JSON.stringify(result)]) assert.ok(!text.includes(keyHex), 'key material leaked');
+
+  const restoreInput = {
+    node: 'test-node',
+    storage: input.storage,
+    name: 'unit',
+    overwrite: false,
+    allowExternalSymlinks: false,
+    ref: result.ref,
+  };
+  const dst = await tempDir('dst');
+  await run(new MockActivityEnvironment(), acts.restoreFilesystem, { ...restoreInput, target: dst, stagingId: 'e1', encryption: { keyFile } });
+  assert.deepEqual(await diffTrees(src, dst), []);
+
+  const refused = await tempDir('dst');
+  await assert.rejects(
+    run(new MockActivityEnvironment(), acts.restoreFilesystem, { ...restoreInput, target: refused, stagingId: 'e2', encryption: { keyFile: wrongKey } }),
+    (e: unknown) => e instanceof ApplicationFailure && e.type === 'EncryptionKeyMismatchError' && e.nonRetryable === true
+  );
+  await assert.rejects(
+    run(new MockActivityEnvironment(), acts.restoreFilesystem, { ...restoreInput, target: refused, stagingId: 'e3' }),
+    (e: unknown) => e instanceof ApplicationFailure && e.type === 'InvalidInputError' && /is encrypted: give its key/.test(e.message)
+  );
+  assert.deepEqual(await listFiles(refused), []);
+});
+
+/** Local storage that counts segment uploads and can fail like an outage after a number of them. */
+function flakyStorage(failAfter: number): { open: typeof openStorage; puts: () => number } {
+  let puts = 0;
+  const open: typeof openStorage = (target) => {
+    const inner = openStorage(target);
+    return Object.assign(Object.create(inner) as typeof inner, {
+      async put(key: string, data: Buffer, opts?: { signal?: AbortSignal }): Promise<void> {
+        if (key.includes('/segments/')) {
+          if (puts >= failAfter) throw new StorageError('Unavailable', 'storage went away');
+          puts++;
+        }
+        return inner.put(key, data, opts);
+      },
+    });
+  };
+  return { open, puts: () => puts };
+}
+
+for (const encrypted of [false, true]) {
+  test(`a retried attempt reuses verified segments instead of uploading them again${encrypted ? ' (encrypted)' : ''}`, async () => {
+    const src = await tempDir('src');
+    const store = await tempDir('store');
+    await writeRandomFile(join(src, 'data.bin'), 3 * 1024 * 1024);
+    await writeFile(join(src, 'small.txt'), 'small');
+    const keyFile = join(await tempDir('keys'), 'k');
+    await writeFile(keyFile, randomBytes(32), { mode: 0o600 });
+    const input = await backupInput(src, store, { compression: 'none', segmentSize: 256 * 1024, ...(encrypted ? { encryption: { keyFile } } : {}) });
+    const plan = await run(new MockActivityEnvironment(), acts.planFsBackup, input);
+
+    const outage = flakyStorage(5);
+    const first = createNodeActivities({ openStorage: outage.open });
+    await assert.rejects(
+      run(new MockActivityEnvironment(), first.backupFilesystem, { ...input, ...plan }),
+      (e: unknown) => e instanceof ApplicationFailure && e.type === 'StorageUnavailable' && !e.nonRetryable
+    );
+    assert.equal((await listFiles(store)).filter((f) => f.includes('/segments/')).length, 5, 'kept for the next attempt');
+
+    const counting = flakyStorage(Infinity);
+    const second = createNodeActivities({ openStorage: counting.open });
+    const result = await run(new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { segment: 4 } }), second.backupFilesystem, { ...input, ...plan });
+    assert.equal(counting.puts(), result.stats.segments - 5, 'only the segments the first attempt never stored');
+
+    const dst = await tempDir('dst');
+    await run(new MockActivityEnvironment(), acts.restoreFilesystem, {
+      node: 'test-node',
+      storage: input.storage,
+      name: 'unit',
+      target: dst,
+      overwrite: false,
+      allowExternalSymlinks: false,
+      ref: result.ref,
+      stagingId: 'r',
+      ...(encrypted ? { encryption: { keyFile } } : {}),
+    });
+    assert.deepEqual(await diffTrees(src, dst), []);
+  });
+}
+
+test('a retried attempt re-uploads a segment whose source changed, and drops segments past the new end', async () => {
+  const src = await tempDir('src');
+  const store = await tempDir('store');
+  await writeRandomFile(join(src, 'data.bin'), 2 * 1024 * 1024, 'first');
+  const input = await backupInput(src, store, { compression: 'none', segmentSize: 256 * 1024 });
+  const plan = await run(new MockActivityEnvironment(), acts.planFsBackup, input);
+  const outage = flakyStorage(6);
+  await assert.rejects(run(new MockActivityEnvironment(), createNodeActivities({ openStorage: outage.open }).backupFilesystem, { ...input, ...plan }));
+  await writeRandomFile(join(src, 'data.bin'), 512 * 1024, 'second'); // changed and shorter
+  const counting = flakyStorage(Infinity);
+  const result = await run(new MockActivityEnvironment({ attempt: 2 }), createNodeActivities({ openStorage: counting.open }).backupFilesystem, { ...input, ...plan });
+  assert.equal(counting.puts(), result.stats.segments, 'every segment differs, so every one is stored anew');
+  const segments = (await listFiles(store)).filter((f) => f.includes('/segments/'));
+  assert.equal(segments.length, result.stats.segments, 'stale segments past the end are gone');
+  const dst = await tempDir('dst');
+  await run(new MockActivityEnvironment(), acts.restoreFilesystem, {
+    node: 'test-node',
+    storage: input.storage,
+    name: 'unit',
+    target: dst,
+    overwrite: false,
+    allowExternalSymlinks: false,
+    ref: result.ref,
+    stagingId: 's',
+  });
+  assert.deepEqual(await diffTrees(src, dst), []);
+});
+
+test('the upload and download limits hold the transfer to the given rate', async () => {
+  const src = await tempDir('src');
+  const store = await tempDir('store');
+  await writeRandomFile(join(src, 'data.bin'), 3 * 1024 * 1024);
+  const limit = 1024 * 1024;
+  const input = await backupInput(src, store, { compression: 'none', bandwidthLimit: limit });
+  const plan = await run(new MockActivityEnvironment(), acts.planFsBackup, input);
+  let start = performance.now();
+  const result = await run(new MockActivityEnvironment(), acts.backupFilesystem, { ...input, ...plan });
+  // 1 MiB of burst passes at once; the rest at 1 MiB/s. Lower bounds only: load can only make it slower.
+  assert.ok(performance.now() - start >= 1900, `backup took ${(performance.now() - start).toFixed(0)} ms`);
+  start = performance.now();
+  await run(new MockActivityEnvironment(), acts.restoreFilesystem, {
+    node: 'test-node',
+    storage: input.storage,
+    name: 'unit',
+    target: await tempDir('dst'),
+    overwrite: false,
+    allowExternalSymlinks: false,
+    ref: result.ref,
+    stagingId: 'l',
+    bandwidthLimit: limit,
+  });
+  assert.ok(performance.now() - start >= 1900, `restore took ${(performance.now() - start).toFixed(0)} ms`);
 });

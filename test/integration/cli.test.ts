@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PermafrostClient } from '../../client';
 import { loadConfig } from '../../client/config';
@@ -89,6 +90,33 @@ test('backup, list, restore and status through the CLI, with --json', async () =
   assert.equal(cli('status', 'no-such-workflow').code, 5);
 });
 
+test('encrypted backups through the CLI: the key is a file reference, a wrong or missing key is refused', async () => {
+  const src = await tempDir('cli-src');
+  await generateTree(src);
+  const keys = await tempDir('cli-keys');
+  const key = join(keys, 'backup.key');
+  const wrong = join(keys, 'wrong.key');
+  await writeFile(key, randomBytes(32).toString('hex'), { mode: 0o600 });
+  await writeFile(wrong, randomBytes(32).toString('hex'), { mode: 0o600 });
+  const b = cli('--json', 'backup', 'fs', src, '--name', 'cli-enc', '--key-file', key, '--limit', '100MiB');
+  assert.equal(b.code, 0, b.stderr);
+  const l = cli('list', '--name', 'cli-enc');
+  assert.match(l.stdout, /\byes\b/, 'listed as encrypted');
+  const noKey = cli('restore', 'fs', '--name', 'cli-enc', '--target', join(await tempDir('d'), 'x'));
+  assert.equal(noKey.code, 1);
+  assert.match(noKey.stderr, /is encrypted: give its key/);
+  const bad = cli('restore', 'fs', '--name', 'cli-enc', '--target', join(await tempDir('d'), 'x'), '--key-file', wrong);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /EncryptionKeyMismatchError/);
+  const dst = join(await tempDir('d'), 'x');
+  const ok = cli('restore', 'fs', '--name', 'cli-enc', '--target', dst, '--key-file', key);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(await diffTrees(src, dst), []);
+  const keyHex = (await readFile(key, 'utf8')).trim();
+  const history = await countRunsWithText(keyHex);
+  assert.equal(history, 0, 'the key never appears in any workflow history');
+});
+
 test('the worker stops gracefully on SIGTERM', async () => {
   const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
   worker.kill('SIGTERM');
@@ -96,6 +124,21 @@ test('the worker stops gracefully on SIGTERM', async () => {
   assert.match(workerLog, /permafrost worker stopped/);
   assert.ok(workerLog.split('\n').filter(Boolean).every((line) => line.startsWith('{')), 'worker logs are JSON lines');
 });
+
+/** Workflow histories of this node that contain `text` anywhere (args, results, heartbeats, failures). */
+async function countRunsWithText(text: string): Promise<number> {
+  const client = await PermafrostClient.connect(loadConfig({ address: testServerAddress(), node }, {}));
+  try {
+    let found = 0;
+    for await (const w of client.temporal.workflow.list({ query: `BackupNode="${node}"` })) {
+      const history = await client.temporal.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
+      if (JSON.stringify(history).includes(text)) found++;
+    }
+    return found;
+  } finally {
+    await client.close();
+  }
+}
 
 async function countRuns(): Promise<number> {
   const client = await PermafrostClient.connect(loadConfig({ address: testServerAddress(), node }, {}));

@@ -56,6 +56,16 @@ async function main(): Promise<void> {
     await cancelled.result().catch(() => undefined);
     await save('backup-fs-cancelled', cancelled.workflowId);
 
+    const verify = await env.client.startVerifyBackup({ backup: `${env.node}_replay/${(await backup.result()).ref.timestamp}` });
+    await verify.result();
+    await save('verify-backup', verify.workflowId);
+
+    await env.client.storageInfo();
+    for await (const w of env.client.temporal.workflow.list({ query: `WorkflowType="storageInfo" AND WorkflowId STARTS_WITH "storage-info-${env.node}"` })) {
+      await save('storage-info', w.workflowId);
+      break;
+    }
+
     await env.client.listBackups({ name: 'replay' });
     for await (const w of env.client.temporal.workflow.list({ query: `WorkflowType="listBackups" AND WorkflowId STARTS_WITH "list-backups-${env.node}"` })) {
       await save('list-backups', w.workflowId);

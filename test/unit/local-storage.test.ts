@@ -39,6 +39,21 @@ test('put, get, stat, list in key order, remove (idempotent, prunes empty folder
   assert.deepEqual(await listFiles(root), ['a_b/1/manifest.json', 'a_bc/1/manifest.json'], 'no temp files remain');
 });
 
+test('listing is in key order across folders and names with dots', async () => {
+  const s = new LocalStorage(await tempDir('local'));
+  for (const k of ['a/x', 'a.x', 'a-b', 'ab']) await s.put(k, Buffer.from(k));
+  assert.deepEqual(await keys(s, ''), ['a-b', 'a.x', 'a/x', 'ab']);
+});
+
+test('a forged temp suffix cannot leave the root', async () => {
+  const root = await tempDir('local');
+  const s = new LocalStorage(join(root, 'store'));
+  await mkdir(join(root, 'store', `a${TEMP_MARK}`), { recursive: true });
+  await writeFile(join(root, 'outside'), 'keep');
+  await assert.rejects(s.remove(`a${TEMP_MARK}/../../outside`), (e: unknown) => e instanceof StorageError && e.code === 'InvalidKey');
+  assert.deepEqual(await listFiles(root), ['outside']);
+});
+
 test('missing objects and hostile keys are classified', async () => {
   const s = new LocalStorage(await tempDir('local'));
   await assert.rejects(s.get('missing'), (e: unknown) => e instanceof StorageError && e.code === 'NotFound' && e.permanent);

@@ -12,6 +12,7 @@ function backup(timestamp: string): BackupSummary {
     completedAt: '',
     sources: ['/x'],
     compression: 'zstd',
+    encrypted: false,
     stats: { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytes: 0, streamBytes: 0, storedBytes: 0, segments: 1 },
     warningCount: 0,
   };

@@ -10,4 +10,8 @@ export const NON_RETRYABLE_ERRORS = [
   'StorageInvalidKey',
   'StorageAccessDenied',
   'StorageCorrupt',
+  'EncryptionKeyError',
+  'EncryptionKeyMismatchError',
+  'DecryptionFailedError',
+  'CorruptBackupError',
 ] as const;

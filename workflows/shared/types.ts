@@ -47,6 +47,12 @@ export interface BackupRef {
   timestamp: string;
 }
 
+/** Where the node finds the encryption key: a file (mode 600) or an environment variable of the worker. Never the key. */
+export interface EncryptionRef {
+  keyFile?: string;
+  keyEnv?: string;
+}
+
 export interface FsBackupOptions {
   /** Absolute source paths on the node. */
   paths: string[];
@@ -57,6 +63,10 @@ export interface FsBackupOptions {
   compressionLevel?: number;
   /** Bytes per stored segment. */
   segmentSize: number;
+  /** AES-256-GCM per segment with this key; unencrypted when absent. */
+  encryption?: EncryptionRef;
+  /** Upload limit in bytes per second (token bucket on the node); unlimited when absent. */
+  bandwidthLimit?: number;
 }
 
 export interface BackupFsInput extends FsBackupOptions {
@@ -104,6 +114,10 @@ export interface RestoreFsInput {
   overwrite: boolean;
   /** Restore symlinks whose target lies outside the target directory (they are refused otherwise). */
   allowExternalSymlinks: boolean;
+  /** Key of an encrypted backup. */
+  encryption?: EncryptionRef;
+  /** Download limit in bytes per second; unlimited when absent. */
+  bandwidthLimit?: number;
 }
 
 export interface RestoreFsResult {
@@ -126,6 +140,7 @@ export interface BackupSummary {
   completedAt: string;
   sources: string[];
   compression: Compression;
+  encrypted: boolean;
   stats: BackupStats;
   warningCount: number;
 }
@@ -135,6 +150,48 @@ export interface ListBackupsInput {
   storage: StorageTarget;
   host?: string;
   name?: string;
+}
+
+export interface VerifyBackupInput {
+  node: string;
+  storage: StorageTarget;
+  ref: BackupRef;
+  /** Without a key, an encrypted backup's segments are checked by hash only. */
+  encryption?: EncryptionRef;
+}
+
+export interface VerifyBackupResult {
+  ref: BackupRef;
+  segments: number;
+  storedBytes: number;
+  /** Every segment was decrypted and authenticated (encrypted backups with a key). */
+  decrypted: boolean;
+  /** The whole archive was decompressed and parsed, and its content matched the manifest. */
+  archiveChecked: boolean;
+  entries: number;
+  bytes: number;
+}
+
+export interface StorageInfoInput {
+  node: string;
+  storage: StorageTarget;
+}
+
+export interface StorageInfoGroup {
+  host: string;
+  name: string;
+  backups: number;
+  bytes: number;
+  storedBytes: number;
+  segments: number;
+  oldest: string;
+  newest: string;
+}
+
+export interface StorageInfoResult {
+  storage: string;
+  groups: StorageInfoGroup[];
+  totals: { backups: number; bytes: number; storedBytes: number; segments: number };
 }
 
 /** What the node activities heartbeat, and what the CLI shows as progress. Never holds secrets. */

@@ -15,7 +15,7 @@ export function formatBytes(n: number): string {
 
 export function backupTable(backups: readonly BackupSummary[]): string {
   const table = new Table({
-    head: ['backup', 'level', 'taken (UTC)', 'files', 'size', 'stored', 'segments', 'compression', 'warnings'],
+    head: ['backup', 'level', 'taken (UTC)', 'files', 'size', 'stored', 'segments', 'compression', 'encrypted', 'warnings'],
     style: process.stdout.isTTY ? undefined : { head: [], border: [] },
   });
   for (const b of backups) {
@@ -28,6 +28,7 @@ export function backupTable(backups: readonly BackupSummary[]): string {
       formatBytes(b.stats.storedBytes),
       String(b.stats.segments),
       b.compression,
+      b.encrypted ? 'yes' : 'no',
       String(b.warningCount),
     ]);
   }

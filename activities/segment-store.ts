@@ -1,0 +1,93 @@
+/**
+ * Stores the segments of one backup: encrypts them when a key is given, and on a retried attempt reuses every
+ * segment an earlier attempt already stored, after checking that its content is the segment just produced again
+ * (sha256 of the plaintext). Stored objects are atomic, so an existing object is a complete one; only the segment
+ * in flight when a worker died is uploaded twice.
+ */
+import { createHash } from 'node:crypto';
+import { backupId, backupPrefix, segmentKey } from '../workflows/shared/naming';
+import type { BackupRef } from '../workflows/shared/types';
+import { readAll } from './catalog';
+import { decryptSegment, DecryptionFailedError, encryptSegment } from './pipeline/encrypt';
+import type { SegmentKey } from './pipeline/encrypt';
+import type { Segment, SegmentRecord } from './pipeline/segment';
+import type { StorageDriver } from './storage/driver';
+
+const SEGMENT_RE = /\/segments\/(\d{8})$/;
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Associated data of a segment: its place in its backup. */
+export function segmentAad(ref: BackupRef, index: number): string {
+  return `${backupId(ref)}#${index}`;
+}
+
+export class SegmentStore {
+  readonly records: SegmentRecord[] = [];
+  uploaded = 0;
+  reused = 0;
+
+  private constructor(
+    private readonly driver: StorageDriver,
+    private readonly ref: BackupRef,
+    private readonly key: SegmentKey | undefined,
+    private readonly signal: AbortSignal | undefined,
+    /** Segments an earlier attempt stored: index -> size. */
+    private readonly existing: Map<number, number>
+  ) {}
+
+  /** With `resume`, indexes what earlier attempts stored and removes their half-written temporaries. */
+  static async open(driver: StorageDriver, ref: BackupRef, opts: { key?: SegmentKey; resume: boolean; signal?: AbortSignal }): Promise<SegmentStore> {
+    const existing = new Map<number, number>();
+    if (opts.resume) {
+      for await (const obj of driver.list(`${backupPrefix(ref)}/segments/`, { signal: opts.signal, includeTemporary: true })) {
+        const m = SEGMENT_RE.exec(obj.key);
+        if (obj.temporary || !m) await driver.remove(obj.key, { signal: opts.signal });
+        else existing.set(Number(m[1]), obj.size);
+      }
+    }
+    return new SegmentStore(driver, ref, opts.key, opts.signal, existing);
+  }
+
+  /** Segments found from an earlier attempt. */
+  get found(): number {
+    return this.existing.size;
+  }
+
+  async store(seg: Segment): Promise<SegmentRecord> {
+    const record = (await this.reuse(seg)) ?? (await this.upload(seg));
+    this.records[seg.index] = record;
+    return record;
+  }
+
+  private async reuse(seg: Segment): Promise<SegmentRecord | undefined> {
+    if (!this.existing.has(seg.index)) return undefined;
+    const stored = await readAll(this.driver, segmentKey(this.ref, seg.index), this.signal);
+    let plain: Buffer;
+    try {
+      plain = this.key ? decryptSegment(stored, this.key, segmentAad(this.ref, seg.index)) : stored;
+    } catch (err) {
+      if (err instanceof DecryptionFailedError) return undefined; // e.g. another key: overwrite it
+      throw err;
+    }
+    if (sha256(plain) !== seg.sha256) return undefined; // the source changed since: store the new bytes
+    this.reused++;
+    return { index: seg.index, size: stored.length, sha256: this.key ? sha256(stored) : seg.sha256 };
+  }
+
+  private async upload(seg: Segment): Promise<SegmentRecord> {
+    const stored = this.key ? encryptSegment(seg.data, this.key, segmentAad(this.ref, seg.index)) : seg.data;
+    await this.driver.put(segmentKey(this.ref, seg.index), stored, { signal: this.signal });
+    this.uploaded++;
+    return { index: seg.index, size: stored.length, sha256: this.key ? sha256(stored) : seg.sha256 };
+  }
+
+  /** Removes segments an earlier, longer attempt left past the end of this stream. */
+  async pruneStale(): Promise<void> {
+    for (const index of this.existing.keys()) {
+      if (index >= this.records.length) await this.driver.remove(segmentKey(this.ref, index), { signal: this.signal });
+    }
+  }
+}

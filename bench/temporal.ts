@@ -1,0 +1,88 @@
+/**
+ * The real Temporal path for the benchmark: a dedicated dev server (free port, in memory, headless, as scripts/test.sh
+ * starts it) and the node worker as a separate process (`node dist/workers/main.js --role all`), so its RSS can be
+ * measured on its own.
+ */
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PermafrostClient } from '../client';
+import { loadConfig } from '../client/config';
+
+/** The repository root (this file runs from dist/bench/). */
+export const REPO = join(__dirname, '..', '..');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface PermafrostEnv {
+  client: PermafrostClient;
+  node: string;
+  /** The worker process, to sample. */
+  workerPid: number;
+  stop(): Promise<void>;
+}
+
+async function devServer(action: 'start' | 'stop', port: number, dataDir: string): Promise<void> {
+  await promisify(execFile)('bash', [join(REPO, 'scripts/temporal-dev.sh'), action], {
+    env: { ...process.env, PERMAFROST_DATA_DIR: dataDir, TEMPORAL_PORT: String(port), TEMPORAL_DB: 'memory', TEMPORAL_HEADLESS: '1' },
+  });
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Starts the dev server and a worker for a fresh node whose default storage is `storage`; waits until it polls. */
+export async function startPermafrost(opts: { workDir: string; storage: string; logFile: string }): Promise<PermafrostEnv> {
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const node = `bench-${process.pid}`;
+  await devServer('start', port, opts.workDir);
+  let worker: ChildProcess | undefined;
+  let client: PermafrostClient | undefined;
+  const stop = async (): Promise<void> => {
+    await client?.close().catch(() => undefined);
+    if (worker) await stopProcess(worker);
+    await devServer('stop', port, opts.workDir).catch(() => undefined);
+  };
+  try {
+    const log = createWriteStream(opts.logFile, { flags: 'a' });
+    await new Promise((resolve) => log.once('open', resolve));
+    worker = spawn(process.execPath, [join(REPO, 'dist/workers/main.js'), '--role', 'all'], {
+      env: { ...process.env, TEMPORAL_ADDRESS: address, PERMAFROST_NODE: node, PERMAFROST_STORAGE: opts.storage, PERMAFROST_DATA_DIR: opts.workDir, PERMAFROST_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', log, log],
+    });
+    const config = loadConfig({ address, node, storage: opts.storage, dataDir: opts.workDir, logLevel: 'warn' }, {});
+    client = await PermafrostClient.connect(config);
+    for (let i = 0; ; i++) {
+      if (worker.exitCode !== null) throw new Error(`the worker exited (${worker.exitCode}); log: ${opts.logFile}`);
+      try {
+        await client.assertWorkers(node);
+        break;
+      } catch (err) {
+        if (i >= 120) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+    if (worker.pid === undefined) throw new Error('the worker did not start');
+    return { client, node, workerPid: worker.pid, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
