@@ -19,9 +19,10 @@ import type {
   StorageTarget,
   TransferProgress,
 } from '../workflows/shared/types';
-import { commitManifest, discardUncommitted, listManifests, readManifest } from './catalog';
+import { discardUncommitted, listManifests, readManifest } from './catalog';
 import { EncryptionKeyMismatchError, InvalidInputError, NoBackupFoundError, toFailure } from './failures';
-import { SegmentStore, segmentAad } from './segment-store';
+import { TargetSet } from './fan-out';
+import { segmentAad } from './segment-store';
 import type { Manifest } from './manifest';
 import { MANIFEST_FORMAT, summarize } from './manifest';
 import { DEFAULT_LEVELS } from '../workflows/shared/compression';
@@ -29,6 +30,7 @@ import { createCompressor, createDecompressor } from './pipeline/compress';
 import { decryptSegment, loadKey } from './pipeline/encrypt';
 import type { SegmentKey } from './pipeline/encrypt';
 import { readSegments, Segmenter } from './pipeline/segment';
+import type { SegmentRecord } from './pipeline/segment';
 import { extractTar } from './pipeline/tar-extract';
 import { createThrottle } from './pipeline/throttle';
 import { packSources } from './pipeline/tar-pack';
@@ -101,15 +103,17 @@ export function createFsActivities(deps: FsActivityDeps) {
       await checkSources(input.paths);
       if (input.encryption) await loadKey(input.encryption); // a bad key reference fails before anything is written
       const ref: BackupRef = { host: input.node, name: input.name, timestamp: input.timestamp };
-      await withStorage(deps.openStorage, input.storage, async (driver) => {
-        // Writability probe: the backup would otherwise fail only after reading the whole tree.
-        const probe = `${backupPrefix(ref)}/.probe`;
-        await driver.put(probe, Buffer.from('permafrost'), { signal });
-        await driver.remove(probe, { signal });
-        for await (const obj of driver.list(`${backupPrefix(ref)}/`, { signal })) {
-          throw new InvalidInputError(`storage already holds data for backup ${backupPrefix(ref)} (${obj.key})`);
-        }
-      });
+      // Every target must be writable now: the backup would otherwise fail only after reading the whole tree.
+      for (const storage of [input.storage, ...(input.copies ?? [])]) {
+        await withStorage(deps.openStorage, storage, async (driver) => {
+          const probe = `${backupPrefix(ref)}/.probe`;
+          await driver.put(probe, Buffer.from('permafrost'), { signal });
+          await driver.remove(probe, { signal });
+          for await (const obj of driver.list(`${backupPrefix(ref)}/`, { signal })) {
+            throw new InvalidInputError(`${formatStorage(storage)} already holds data for backup ${backupPrefix(ref)} (${obj.key})`);
+          }
+        });
+      }
       const estimate = await scanSources(sourcePrefixes(input.paths), {
         exclude: input.exclude,
         signal,
@@ -124,21 +128,22 @@ export function createFsActivities(deps: FsActivityDeps) {
       const info = activityInfo();
       const { ref } = input;
       const startedAt = new Date();
-      return withStorage(deps.openStorage, input.storage, async (driver) => {
-        const committed = await readManifest(driver, ref, signal);
-        if (committed) return { ref, stats: committed.stats, warnings: committed.warnings.slice(0, RESULT_WARNINGS) };
-        const key = input.encryption ? await loadKey(input.encryption) : undefined;
-        // A retry after a crash re-reads the source but does not upload again what an earlier attempt stored.
-        const store = await SegmentStore.open(driver, ref, { key, resume: info.attempt > 1, signal });
+      const key = input.encryption ? await loadKey(input.encryption) : undefined;
+      // A retry after a crash re-reads the source but does not upload again what an earlier attempt stored.
+      const targets = await TargetSet.open(deps.openStorage, [input.storage, ...(input.copies ?? [])], ref, { key, resume: info.attempt > 1, signal });
+      try {
+        const done = targets.firstManifest;
+        if (targets.allCommitted && done) {
+          return { ref, stats: done.stats, warnings: done.warnings.slice(0, RESULT_WARNINGS), targets: targets.outcomes() };
+        }
         if (info.attempt > 1) {
           const last = (info.heartbeatDetails as Partial<TransferProgress> | undefined)?.segment ?? 0;
-          log.info('resuming backup', { attempt: info.attempt, lastHeartbeatSegment: last, storedSegmentsFound: store.found });
+          log.info('resuming backup', { attempt: info.attempt, lastHeartbeatSegment: last, storedSegmentsFound: targets.found });
         }
-
         const progress = new ProgressReporter({ phase: 'reading', totalBytes: input.estimate.bytes });
         const warnings = new WarningList(MANIFEST_WARNINGS);
         const sources = sourcePrefixes(input.paths);
-        const { stream, done } = packSources({
+        const { stream, done: packed } = packSources({
           sources,
           exclude: input.exclude,
           signal,
@@ -157,17 +162,16 @@ export function createFsActivities(deps: FsActivityDeps) {
           },
         });
         const segmenter = new Segmenter(input.segmentSize, async (seg) => {
-          storedBytes += (await store.store(seg)).size;
+          storedBytes += await targets.store(seg);
           progress.update({ segment: seg.index + 1, storedBytes }, true);
         });
         try {
           const compressor = createCompressor(input.compression, input.compressionLevel);
           if (input.bandwidthLimit) await pipeline(stream, count, compressor, createThrottle(input.bandwidthLimit, signal), segmenter, { signal });
           else await pipeline(stream, count, compressor, segmenter, { signal });
-          const packed = await done;
-          await store.pruneStale();
-          const records = store.records;
-          const manifest: Manifest = {
+          const stats = await packed;
+          progress.update({ phase: 'committing', files: stats.files, bytes: stats.bytes }, true);
+          const manifestFor = (records: SegmentRecord[], stored: number): Manifest => ({
             format: MANIFEST_FORMAT,
             kind: 'fs',
             ref,
@@ -182,28 +186,31 @@ export function createFsActivities(deps: FsActivityDeps) {
             encryption: key ? { algorithm: 'aes-256-gcm', keyId: key.id } : null,
             segmentSize: input.segmentSize,
             segments: records,
-            stats: { ...packed, streamBytes, storedBytes, segments: records.length },
+            stats: { ...stats, streamBytes, storedBytes: stored, segments: records.length },
             warnings: warnings.list(),
-          };
-          progress.update({ phase: 'committing', files: packed.files, bytes: packed.bytes }, true);
-          await commitManifest(driver, manifest, signal);
-          return { ref, stats: manifest.stats, warnings: manifest.warnings.slice(0, RESULT_WARNINGS) };
+          });
+          await targets.commit(manifestFor);
+          await targets.discardFailed();
+          const first = targets.firstManifest!;
+          return { ref, stats: first.stats, warnings: first.warnings.slice(0, RESULT_WARNINGS), targets: targets.outcomes() };
         } catch (err) {
           const failure = toFailure(err);
           const retried = !signal.aborted && failure instanceof ApplicationFailure && !failure.nonRetryable;
           if (retried) {
-            log.warn('backup attempt failed; stored segments are kept for the next attempt', { stored: store.records.length, error: String(err) });
+            log.warn('backup attempt failed; stored segments are kept for the next attempt', { error: String(err) });
           } else {
             // Cancelled or permanent: the segments are useless without a manifest. The workflow's undo does the
             // same if this worker dies before getting here.
-            const { removed } = await discardUncommitted(driver, ref).catch(() => ({ removed: -1 }));
-            log.warn('backup failed; uncommitted data removed', { removed, error: String(err) });
+            await targets.discardAll();
+            log.warn('backup failed; uncommitted data removed', { error: String(err) });
           }
           throw failure;
         } finally {
           progress.stop();
         }
-      });
+      } finally {
+        await targets.close();
+      }
     },
 
     /** Undo of backupFilesystem: removes an uncommitted backup's objects; a committed backup is kept. Idempotent. */

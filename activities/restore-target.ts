@@ -3,8 +3,9 @@
  * into place only once the whole archive was read and verified. A failed or cancelled restore therefore leaves the
  * target as it was. Existing files are replaced only with `overwrite`; a non-empty folder is never replaced.
  */
-import { chmod, chown, lstat, readdir, rename, rm, rmdir, unlink, utimes } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
 import type { Stats } from 'node:fs';
+import { chmod, chown, lstat, readdir, rename, rm, rmdir, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DirMeta } from './pipeline/tar-extract';
 
@@ -26,20 +27,30 @@ export function stagingPath(target: string, id: string): string {
   return join(target, `${STAGING_PREFIX}${id.replace(/[^A-Za-z0-9._-]/g, '_')}`);
 }
 
-async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+/**
+ * Synchronous: called for every entry of a restore (conflict checks), where a thread-pool round trip and an ENOENT
+ * error object per absent path cost far more than the lstat itself.
+ */
+function lstatOrUndefined(path: string): Stats | undefined {
   try {
-    return await lstat(path);
+    return lstatSync(path, { throwIfNoEntry: false });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
     throw err;
   }
 }
 
-/** Whether writing an entry of `type` at `rel` would replace something in the target. Folders merge with folders. */
-export async function conflictsWithTarget(target: string, rel: string, type: string): Promise<boolean> {
-  const existing = await lstatOrUndefined(join(target, rel));
-  if (!existing) return false;
-  return !(type === 'directory' && existing.isDirectory());
+/**
+ * Whether writing an entry of `type` at `rel` would replace something in the target. Folders merge with folders.
+ * (A promise for its callers; the check itself is one synchronous lstat.)
+ */
+export function conflictsWithTarget(target: string, rel: string, type: string): Promise<boolean> {
+  try {
+    const existing = lstatOrUndefined(join(target, rel));
+    return Promise.resolve(existing !== undefined && !(type === 'directory' && existing.isDirectory()));
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
 }
 
 /** Moves the staged tree into the target. With `overwrite` false, any conflict fails before anything moves. */
@@ -74,7 +85,7 @@ async function walkPairs(staging: string, target: string, rel: string, visit: Vi
   for (const name of (await readdir(rel === '' ? staging : join(staging, rel))).sort()) {
     const childRel = rel === '' ? name : `${rel}/${name}`;
     const staged = await lstat(join(staging, childRel));
-    const existing = await lstatOrUndefined(join(target, childRel));
+    const existing = lstatOrUndefined(join(target, childRel));
     if ((await visit(childRel, staged, existing)) === 'descend' && staged.isDirectory()) {
       await walkPairs(staging, target, childRel, visit);
     }
@@ -86,7 +97,7 @@ export async function applyDirMeta(target: string, dirs: readonly DirMeta[], res
   const sorted = [...dirs].sort((a, b) => b.rel.split('/').length - a.rel.split('/').length);
   for (const d of sorted) {
     const path = join(target, d.rel);
-    const st = await lstatOrUndefined(path);
+    const st = lstatOrUndefined(path);
     if (!st?.isDirectory()) continue;
     if (restoreOwners) await chown(path, d.uid, d.gid).catch(() => undefined);
     await chmod(path, d.mode);

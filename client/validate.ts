@@ -4,7 +4,7 @@ import { isAbsolute, normalize } from 'node:path';
 import { invalidLevel } from '../workflows/shared/compression';
 import { invalidBackupName, invalidNodeName, parseBackupId, parseBackupTimestamp } from '../workflows/shared/naming';
 import { parseUtcDate } from '../workflows/shared/selection';
-import { invalidSwiftContainer, parseStorageUrl } from '../workflows/shared/storage-url';
+import { formatStorage, invalidSwiftContainer, parseStorageUrl } from '../workflows/shared/storage-url';
 import { COMPRESSIONS } from '../workflows/shared/types';
 import type { BackupFsInput, Compression, EncryptionRef, ListBackupsInput, RestoreFsInput, StorageTarget, VerifyBackupInput } from '../workflows/shared/types';
 
@@ -64,7 +64,8 @@ export interface BackupFsRequest {
   name: string;
   node?: string;
   exclude?: string[];
-  storage?: string | StorageTarget;
+  /** One target, or several that all receive the backup (fan-out). */
+  storage?: string | StorageTarget | (string | StorageTarget)[];
   compression?: string;
   compressionLevel?: number;
   segmentSize?: string | number;
@@ -170,11 +171,16 @@ export function validateBackupFs(req: BackupFsRequest, ctx: ValidationContext): 
   if (segmentSize === undefined || segmentSize < MIN_SEGMENT || segmentSize > MAX_SEGMENT) {
     problems.push(`segment size must be between 64KiB and 5GiB, e.g. 64MiB (got ${JSON.stringify(req.segmentSize)})`);
   }
-  const storage = storageOf(req.storage, ctx, problems);
+  const requested = Array.isArray(req.storage) ? req.storage : [req.storage];
+  const storages = (requested.length === 0 ? [undefined] : requested).map((s) => storageOf(s, ctx, problems));
+  const labels = storages.flatMap((s) => (s ? [formatStorage(s)] : []));
+  if (new Set(labels).size !== labels.length) problems.push('the same storage is given twice');
+  const [storage, ...copies] = storages;
   const encryption = checkEncryption(req.encryption, node === ctx.localNode, problems);
   const bandwidthLimit = checkLimit(req.bandwidthLimit, problems);
   if (problems.length > 0 || !storage || segmentSize === undefined) throw new ValidationError(problems);
   const input: BackupFsInput = { node, name: req.name, paths, exclude, storage, compression, compressionLevel: req.compressionLevel, segmentSize };
+  if (copies.length > 0) input.copies = copies.filter((c): c is StorageTarget => c !== undefined);
   if (encryption) input.encryption = encryption;
   if (bandwidthLimit) input.bandwidthLimit = bandwidthLimit;
   return input;

@@ -1,12 +1,15 @@
-import { upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, upsertSearchAttributes } from '@temporalio/workflow';
 import { nodeActivities } from './node-activities';
 import { withCleanup } from './shared/cleanup';
 import { backupId, formatBackupTimestamp } from './shared/naming';
 import { BackupKind, BackupName, BackupNode, BackupResource } from './shared/search-attributes';
 import { formatStorage } from './shared/storage-url';
-import type { BackupFsInput, BackupFsResult } from './shared/types';
+import type { BackupFsInput, BackupFsResult, TargetOutcome } from './shared/types';
 
-/** Backs up folders of a node into a storage: plan -> stream -> commit; uncommitted data never outlives the run. */
+/**
+ * Backs up folders of a node into one or more storages: plan -> stream (fan-out) -> commit; uncommitted data never
+ * outlives the run, and a target that failed fails the run with a per-target report.
+ */
 export async function backupFs(input: BackupFsInput): Promise<BackupFsResult> {
   upsertSearchAttributes([
     { key: BackupKind, value: 'fs' },
@@ -15,20 +18,36 @@ export async function backupFs(input: BackupFsInput): Promise<BackupFsResult> {
     { key: BackupResource, value: input.paths.join(',') },
   ]);
   const node = nodeActivities(input.node);
-  const storage = formatStorage(input.storage);
+  const targets = [input.storage, ...(input.copies ?? [])];
   const timestamp = formatBackupTimestamp(new Date()); // workflow time: deterministic on replay
 
-  const plan = await node.planFsBackup.executeWithOptions({ summary: `check ${input.paths.join(', ')} and ${storage}` }, [
+  const plan = await node.planFsBackup.executeWithOptions({ summary: `check ${input.paths.join(', ')} and ${targets.map(formatStorage).join(' + ')}` }, [
     { ...input, timestamp },
   ]);
   return withCleanup(async (cleanup) => {
-    cleanup.push('discard uncommitted backup data', () =>
-      node.discardUncommittedBackup.executeWithOptions({ summary: `discard uncommitted data of ${backupId(plan.ref)}` }, [
-        { storage: input.storage, ref: plan.ref },
-      ])
+    for (const storage of targets) {
+      cleanup.push('discard uncommitted backup data', () =>
+        node.discardUncommittedBackup.executeWithOptions({ summary: `discard uncommitted data of ${backupId(plan.ref)} in ${formatStorage(storage)}` }, [
+          { storage, ref: plan.ref },
+        ])
+      );
+    }
+    const result = await node.backupFilesystem.executeWithOptions(
+      { summary: `stream ${input.paths.join(', ')} to ${targets.map(formatStorage).join(' + ')} as ${backupId(plan.ref)}` },
+      [{ ...input, ...plan }]
     );
-    return node.backupFilesystem.executeWithOptions({ summary: `stream ${input.paths.join(', ')} to ${storage} as ${backupId(plan.ref)}` }, [
-      { ...input, ...plan },
-    ]);
+    // A fan-out that lost a target is never reported as a plain success. (Workers older than fan-out return no
+    // `targets`; their single target committed when the step succeeded.)
+    const outcomes = (result.targets as TargetOutcome[] | undefined) ?? [];
+    const failed = outcomes.filter((t) => !t.committed);
+    if (failed.length > 0) {
+      const ok = outcomes.filter((t) => t.committed).map((t) => t.storage);
+      throw ApplicationFailure.nonRetryable(
+        `backup ${backupId(plan.ref)} committed on ${ok.join(', ')}; FAILED on ${failed.map((f) => `${f.storage} (${f.error ?? 'unknown error'})`).join(', ')}`,
+        'PartialBackupError',
+        result
+      );
+    }
+    return result;
   });
 }

@@ -2,14 +2,19 @@
  * Extracts a tar stream into a fresh staging folder, refusing anything that escapes it (tar-slip): absolute names,
  * `..`, writes through symlinks, hard links to outside files, and symlinks pointing outside (unless allowed).
  * Symlinks are created last, once every file is written, so no later entry can be written through one.
+ *
+ * File system calls are synchronous: a restore of many small files makes six calls per file (open, write, chown,
+ * chmod, utimes, close), and a round trip through libuv's thread pool costs many times what the call itself costs
+ * when it only touches the page cache. The event loop still gets a turn at least every SLICE_MS.
  */
-import { constants } from 'node:fs';
-import { lchown, link, lutimes, mkdir, open, rm, symlink } from 'node:fs/promises';
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { extract as createExtract } from 'tar-stream';
 import { parentsOf, resolveLinkInside, safeEntryPath, UnsafeEntryError } from './path-safety';
+import { SLICE_MS } from './walk';
 
 export interface ExtractOptions {
   /** Fresh, empty folder that receives the entries. */
@@ -48,6 +53,10 @@ export interface ExtractResult {
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
 
+function writeAll(fd: number, data: Buffer): void {
+  for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset);
+}
+
 export async function extractTar(input: Readable, opts: ExtractOptions): Promise<ExtractResult> {
   const stats: ExtractStats = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytes: 0 };
   const dirs = new Map<string, DirMeta>();
@@ -56,21 +65,21 @@ export async function extractTar(input: Readable, opts: ExtractOptions): Promise
   const links = new Map<string, string>();
   const pendingLinks: { rel: string; linkname: string; mtime: Date; uid: number; gid: number }[] = [];
 
-  const ensureParents = async (rel: string): Promise<void> => {
+  const ensureParents = (rel: string): void => {
     for (const parent of parentsOf(rel)) {
       if (links.has(parent)) throw new UnsafeEntryError(rel, `path goes through the symlink ${parent}`);
       if (files.has(parent)) throw new UnsafeEntryError(rel, `path goes through the file ${parent}`);
       if (!made.has(parent)) {
-        await mkdir(join(opts.root, parent), { mode: 0o700 });
+        mkdirSync(join(opts.root, parent), { mode: 0o700 });
         made.add(parent);
       }
     }
   };
-  const claim = async (rel: string): Promise<void> => {
+  const claim = (rel: string): void => {
     if (links.has(rel) || made.has(rel) || files.has(rel)) {
       // A later entry for the same name wins, as in tar; folders are merged.
       links.delete(rel);
-      if (files.has(rel)) await rm(join(opts.root, rel), { force: true });
+      if (files.has(rel)) rmSync(join(opts.root, rel), { force: true });
       files.delete(rel);
     }
   };
@@ -79,7 +88,12 @@ export async function extractTar(input: Readable, opts: ExtractOptions): Promise
   const feeding = pipeline(input, extract as unknown as NodeJS.WritableStream, { signal: opts.signal });
   feeding.catch(() => undefined);
   try {
+    let sliceEnd = performance.now() + SLICE_MS;
     for await (const entry of extract) {
+      if (performance.now() > sliceEnd) {
+        await nextTurn();
+        sliceEnd = performance.now() + SLICE_MS;
+      }
       opts.signal?.throwIfAborted();
       const h = entry.header;
       const rel = safeEntryPath(h.name);
@@ -87,10 +101,10 @@ export async function extractTar(input: Readable, opts: ExtractOptions): Promise
       switch (h.type) {
         case 'directory': {
           await opts.beforeEntry?.(rel, 'directory');
-          await ensureParents(rel);
+          ensureParents(rel);
           if (links.has(rel) || files.has(rel)) throw new UnsafeEntryError(rel, 'folder replaces an earlier entry');
           if (!made.has(rel)) {
-            await mkdir(join(opts.root, rel), { mode: 0o700 });
+            mkdirSync(join(opts.root, rel), { mode: 0o700 });
             made.add(rel);
             stats.dirs++;
           }
@@ -101,21 +115,27 @@ export async function extractTar(input: Readable, opts: ExtractOptions): Promise
         case 'file':
         case 'contiguous-file': {
           await opts.beforeEntry?.(rel, 'file');
-          await ensureParents(rel);
+          ensureParents(rel);
           if (made.has(rel)) throw new UnsafeEntryError(rel, 'file replaces a folder');
-          await claim(rel);
-          const fh = await open(join(opts.root, rel), WRITE_FLAGS, 0o600);
+          claim(rel);
+          const fd = openSync(join(opts.root, rel), WRITE_FLAGS, 0o600);
           try {
             for await (const chunk of entry) {
-              await fh.write(chunk as Buffer);
+              writeAll(fd, chunk as Buffer);
               stats.bytes += (chunk as Buffer).length;
             }
             // chown clears setuid/setgid, so the owner goes first and the mode after it.
-            if (opts.restoreOwners) await fh.chown(h.uid, h.gid).catch(() => opts.onWarning?.(`cannot restore owner of ${rel}`));
-            await fh.chmod(h.mode & 0o7777);
-            await fh.utimes(mtime, mtime);
+            if (opts.restoreOwners) {
+              try {
+                fchownSync(fd, h.uid, h.gid);
+              } catch {
+                opts.onWarning?.(`cannot restore owner of ${rel}`);
+              }
+            }
+            fchmodSync(fd, h.mode & 0o7777);
+            futimesSync(fd, mtime, mtime);
           } finally {
-            await fh.close();
+            closeSync(fd);
           }
           files.add(rel);
           stats.files++;
@@ -125,9 +145,9 @@ export async function extractTar(input: Readable, opts: ExtractOptions): Promise
           await opts.beforeEntry?.(rel, 'link');
           const target = safeEntryPath(h.linkname ?? '');
           if (!files.has(target)) throw new UnsafeEntryError(rel, `hard link to ${target}, which is not a file of this archive`);
-          await ensureParents(rel);
-          await claim(rel);
-          await link(join(opts.root, target), join(opts.root, rel));
+          ensureParents(rel);
+          claim(rel);
+          linkSync(join(opts.root, target), join(opts.root, rel));
           files.add(rel);
           stats.hardlinks++;
           entry.resume();
@@ -135,9 +155,9 @@ export async function extractTar(input: Readable, opts: ExtractOptions): Promise
         }
         case 'symlink': {
           await opts.beforeEntry?.(rel, 'symlink');
-          await ensureParents(rel);
+          ensureParents(rel);
           if (made.has(rel)) throw new UnsafeEntryError(rel, 'symlink replaces a folder');
-          await claim(rel);
+          claim(rel);
           const linkname = h.linkname ?? '';
           if (linkname === '') throw new UnsafeEntryError(rel, 'symlink without a target');
           links.set(rel, linkname);
@@ -165,11 +185,15 @@ export async function extractTar(input: Readable, opts: ExtractOptions): Promise
       throw new UnsafeEntryError(l.rel, `symlink points outside the restore target (${l.linkname})`);
     }
     const path = join(opts.root, l.rel);
-    await symlink(l.linkname, path);
+    symlinkSync(l.linkname, path);
     if (opts.restoreOwners) {
-      await lchown(path, l.uid, l.gid).catch(() => undefined);
+      try {
+        lchownSync(path, l.uid, l.gid);
+      } catch {
+        // as before: a symlink's owner is best effort
+      }
     }
-    await lutimes(path, l.mtime, l.mtime);
+    lutimesSync(path, l.mtime, l.mtime);
     stats.symlinks++;
   }
   return { stats, dirs: [...dirs.values()] };

@@ -39,7 +39,7 @@ interface KeyFlags {
 interface BackupFlags extends KeyFlags {
   name: string;
   node?: string;
-  storage?: string;
+  storage?: string[];
   exclude?: string[];
   compression: string;
   level?: number;
@@ -108,7 +108,7 @@ export function buildProgram(): Command {
     .argument('<paths...>', 'absolute paths on the node')
     .requiredOption('--name <name>', 'backup name (stored as <node>_<name>)')
     .option('--node <node>', 'node that reads the paths (default: this host)')
-    .option('--storage <url>', 'where to store, e.g. local:/srv/backups (env PERMAFROST_STORAGE)')
+    .option('--storage <url>', 'where to store, e.g. local:/srv/backups (env PERMAFROST_STORAGE); repeat to fan out to several', collect)
     .option('--exclude <glob>', 'skip matching paths; repeatable; without / it matches names at any depth', collect)
     .addOption(new Option('--compression <alg>', 'compression').choices([...COMPRESSIONS]).default('zstd'))
     .option('--level <n>', 'compression level', intArg)

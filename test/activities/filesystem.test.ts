@@ -318,3 +318,51 @@ test('the upload and download limits hold the transfer to the given rate', async
   });
   assert.ok(performance.now() - start >= 1900, `restore took ${(performance.now() - start).toFixed(0)} ms`);
 });
+
+test('fan-out: a target that fails mid-way is dropped, reported and cleaned; the others commit', async () => {
+  const src = await tempDir('src');
+  await writeRandomFile(join(src, 'data.bin'), 2 * 1024 * 1024);
+  const [a, b, c] = [await tempDir('a'), await tempDir('b'), await tempDir('c')];
+  let bPuts = 0;
+  const open: typeof openStorage = (target) => {
+    const inner = openStorage(target);
+    if (target.driver !== 'local' || target.path !== b) return inner;
+    return Object.assign(Object.create(inner) as typeof inner, {
+      async put(key: string, data: Buffer, opts?: { signal?: AbortSignal }): Promise<void> {
+        if (key.includes('/segments/') && ++bPuts > 2) throw new StorageError('Unavailable', 'disk b went away');
+        return inner.put(key, data, opts);
+      },
+    });
+  };
+  const fan = createNodeActivities({ openStorage: open });
+  const input = {
+    ...(await backupInput(src, a, { compression: 'none' as const, segmentSize: 256 * 1024 })),
+    copies: [{ driver: 'local' as const, path: b }, { driver: 'local' as const, path: c }],
+  };
+  const plan = await run(new MockActivityEnvironment(), fan.planFsBackup, input);
+  const result = await run(new MockActivityEnvironment(), fan.backupFilesystem, { ...input, ...plan });
+  assert.deepEqual(
+    result.targets.map((t) => [t.storage, t.committed]),
+    [
+      [`local:${a}`, true],
+      [`local:${b}`, false],
+      [`local:${c}`, true],
+    ]
+  );
+  assert.match(result.targets[1]!.error ?? '', /disk b went away/);
+  assert.deepEqual(await listFiles(b), [], 'the failed target keeps nothing');
+  for (const store of [a, c]) {
+    const dst = await tempDir('dst');
+    await run(new MockActivityEnvironment(), acts.restoreFilesystem, {
+      node: 'test-node',
+      storage: { driver: 'local', path: store },
+      name: 'unit',
+      target: dst,
+      overwrite: false,
+      allowExternalSymlinks: false,
+      ref: result.ref,
+      stagingId: 'f',
+    });
+    assert.deepEqual(await diffTrees(src, dst), []);
+  }
+});

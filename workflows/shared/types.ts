@@ -75,6 +75,15 @@ export interface BackupFsInput extends FsBackupOptions {
   /** Backup name; the backup is stored as `<node>_<name>`. */
   name: string;
   storage: StorageTarget;
+  /** More targets that receive the same backup in parallel (fan-out); each is committed or reported. */
+  copies?: StorageTarget[];
+}
+
+/** How one storage target of a backup ended. */
+export interface TargetOutcome {
+  storage: string;
+  committed: boolean;
+  error?: string;
 }
 
 export interface BackupStats {
@@ -94,6 +103,8 @@ export interface BackupStats {
 export interface BackupFsResult {
   ref: BackupRef;
   stats: BackupStats;
+  /** Every target, committed or with its error. */
+  targets: TargetOutcome[];
   /** Files that could not be read, changed while read, or were skipped; the backup is still valid. */
   warnings: string[];
 }

@@ -20,6 +20,7 @@ export async function runBackupFs(client: PermafrostClient, paths: string[], opt
       `backup ${r.ref.host}_${r.ref.name}/${r.ref.timestamp} committed`,
       `  ${s.files} files, ${s.dirs} folders, ${s.symlinks} symlinks, ${s.hardlinks} hard links, ${formatBytes(s.bytes)} read; ` +
         `${formatBytes(s.storedBytes)} stored in ${s.segments} segments`,
+      ...r.targets.map((t) => `  ${t.committed ? 'committed on' : 'FAILED on'} ${t.storage}${t.error ? `: ${t.error}` : ''}`),
       ...r.warnings.map((w) => `  warning: ${w}`),
     ].join('\n')
   );
