@@ -21,6 +21,10 @@ export const manifestSchema = z.object({
   kind: z.literal('fs'),
   ref: z.object({ host: z.string(), name: z.string(), timestamp: z.string() }),
   level: z.number().int().nonnegative(),
+  /** Timestamp of the chain's level-0 backup (its own for a level 0). Manifests before levels existed lack it. */
+  chain: z.string().optional(),
+  /** Timestamp of the backup this one records changes against; null for a level 0. */
+  parent: z.string().nullable().optional(),
   createdAt: z.string(),
   completedAt: z.string(),
   workflowId: z.string(),
@@ -66,6 +70,8 @@ export function summarize(m: Manifest): BackupSummary {
     ref: m.ref,
     kind: m.kind,
     level: m.level,
+    chain: m.chain ?? m.ref.timestamp,
+    parent: m.parent ?? null,
     createdAt: m.createdAt,
     completedAt: m.completedAt,
     sources: m.sources.map((s) => s.path),

@@ -1,7 +1,7 @@
 /**
  * The real Temporal path for the benchmark: a dedicated dev server (free port, in memory, headless, as scripts/test.sh
- * starts it) and the node worker as a separate process (`node dist/workers/main.js --role all`), so its RSS can be
- * measured on its own.
+ * starts it), a central worker process (workflows) and the node worker as its own process
+ * (`node dist/workers/main.js --role node`), as in production, so the node worker's RSS is measured on its own.
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -54,23 +54,24 @@ export async function startPermafrost(opts: { workDir: string; storage: string; 
   const node = `bench-${process.pid}`;
   await devServer('start', port, opts.workDir);
   let worker: ChildProcess | undefined;
+  let central: ChildProcess | undefined;
   let client: PermafrostClient | undefined;
   const stop = async (): Promise<void> => {
     await client?.close().catch(() => undefined);
     if (worker) await stopProcess(worker);
+    if (central) await stopProcess(central);
     await devServer('stop', port, opts.workDir).catch(() => undefined);
   };
   try {
     const log = createWriteStream(opts.logFile, { flags: 'a' });
     await new Promise((resolve) => log.once('open', resolve));
-    worker = spawn(process.execPath, [join(REPO, 'dist/workers/main.js'), '--role', 'all'], {
-      env: { ...process.env, TEMPORAL_ADDRESS: address, PERMAFROST_NODE: node, PERMAFROST_STORAGE: opts.storage, PERMAFROST_DATA_DIR: opts.workDir, PERMAFROST_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', log, log],
-    });
+    const env = { ...process.env, TEMPORAL_ADDRESS: address, PERMAFROST_NODE: node, PERMAFROST_STORAGE: opts.storage, PERMAFROST_DATA_DIR: opts.workDir, PERMAFROST_LOG_LEVEL: 'warn' };
+    central = spawn(process.execPath, [join(REPO, 'dist/workers/main.js'), '--role', 'central'], { env, stdio: ['ignore', log, log] });
+    worker = spawn(process.execPath, [join(REPO, 'dist/workers/main.js'), '--role', 'node'], { env, stdio: ['ignore', log, log] });
     const config = loadConfig({ address, node, storage: opts.storage, dataDir: opts.workDir, logLevel: 'warn' }, {});
     client = await PermafrostClient.connect(config);
     for (let i = 0; ; i++) {
-      if (worker.exitCode !== null) throw new Error(`the worker exited (${worker.exitCode}); log: ${opts.logFile}`);
+      if (worker.exitCode !== null || central.exitCode !== null) throw new Error(`a worker exited; log: ${opts.logFile}`);
       try {
         await client.assertWorkers(node);
         break;

@@ -8,6 +8,8 @@ function backup(timestamp: string): BackupSummary {
     ref: { host: 'h', name: 'n', timestamp },
     kind: 'fs',
     level: 0,
+    chain: timestamp,
+    parent: null,
     createdAt: '',
     completedAt: '',
     sources: ['/x'],

@@ -146,7 +146,10 @@ export interface RestoreFsResult {
 export interface BackupSummary {
   ref: BackupRef;
   kind: 'fs';
+  /** 0 = full; N = changes since the backup `parent`, of the chain that started with the level 0 at `chain`. */
   level: number;
+  chain: string;
+  parent: string | null;
   createdAt: string;
   completedAt: string;
   sources: string[];
