@@ -11,7 +11,9 @@ import { commitManifest, discardUncommitted, readManifest } from './catalog';
 import type { Manifest } from './manifest';
 import type { SegmentKey } from './pipeline/encrypt';
 import type { Segment, SegmentRecord } from './pipeline/segment';
-import { SegmentStore } from './segment-store';
+import { loadIndex, SegmentStore } from './segment-store';
+import { InvalidIndexError } from './file-index';
+import type { FileIndex } from './file-index';
 import type { StorageDriver } from './storage/driver';
 import type { OpenStorage } from './storage/registry';
 
@@ -68,6 +70,14 @@ export class TargetSet {
     return this.targets.find((t) => t.manifest)?.manifest;
   }
 
+  /** The file index of `parent` (the base of an incremental level), read from the first target. */
+  async parentIndex(parent: BackupRef, key: SegmentKey | undefined): Promise<FileIndex> {
+    const t = this.targets[0]!;
+    const manifest = await readManifest(t.driver, parent, this.signal);
+    if (!manifest) throw new InvalidIndexError(`the parent backup ${parent.timestamp} is gone; take a level 0`);
+    return loadIndex(t.driver, manifest, key, this.signal);
+  }
+
   /** Segments found from earlier attempts, per target (for the resume log line). */
   get found(): number[] {
     return this.targets.map((t) => t.store.found);
@@ -96,14 +106,15 @@ export class TargetSet {
     return sizes.find((s) => s !== undefined) ?? 0;
   }
 
-  /** Writes each live target's manifest (built from that target's own segment records), last. */
-  async commit(build: (records: SegmentRecord[], storedBytes: number) => Manifest): Promise<void> {
+  /** Writes each live target's index, then its manifest (built from that target's own records), last. */
+  async commit(index: Buffer, build: (records: SegmentRecord[], storedBytes: number, index: { size: number; sha256: string }) => Manifest): Promise<void> {
     await Promise.all(
       this.live().map(async (t) => {
         try {
           await t.store.pruneStale();
+          const stored = await t.store.storeIndex(index);
           const records = t.store.records;
-          const manifest = build(records, records.reduce((n, r) => n + r.size, 0));
+          const manifest = build(records, records.reduce((n, r) => n + r.size, 0), stored);
           await commitManifest(t.driver, manifest, this.signal);
           t.manifest = manifest;
         } catch (err) {

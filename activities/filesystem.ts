@@ -1,10 +1,15 @@
 /** Node-local filesystem backup and restore: walk -> tar -> compress -> segments -> storage, and back. */
 import { access, constants, lstat, mkdir, readdir } from 'node:fs/promises';
-import { isAbsolute, normalize } from 'node:path';
+import { rmSync } from 'node:fs';
+import { isAbsolute, join, normalize } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { activityInfo, ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
-import { backupId, backupPrefix, segmentKey } from '../workflows/shared/naming';
+import { backupId, backupPrefix, parseBackupTimestamp, segmentKey } from '../workflows/shared/naming';
+import { chooseLevel, restoreChain } from '../workflows/shared/levels';
+import type { LevelChoice } from '../workflows/shared/levels';
+import { deletedSince, encodeIndex } from './file-index';
+import type { IndexEntry } from './file-index';
 import { selectRestorePoint } from '../workflows/shared/selection';
 import { formatStorage } from '../workflows/shared/storage-url';
 import type {
@@ -20,9 +25,9 @@ import type {
   TransferProgress,
 } from '../workflows/shared/types';
 import { discardUncommitted, listManifests, readManifest } from './catalog';
-import { EncryptionKeyMismatchError, InvalidInputError, NoBackupFoundError, toFailure } from './failures';
+import { CorruptBackupError, EncryptionKeyMismatchError, InvalidInputError, NoBackupFoundError, toFailure } from './failures';
 import { TargetSet } from './fan-out';
-import { segmentAad } from './segment-store';
+import { loadIndex, segmentAad } from './segment-store';
 import type { Manifest } from './manifest';
 import { MANIFEST_FORMAT, summarize } from './manifest';
 import { DEFAULT_LEVELS } from '../workflows/shared/compression';
@@ -32,6 +37,9 @@ import type { SegmentKey } from './pipeline/encrypt';
 import { readSegments, Segmenter } from './pipeline/segment';
 import type { SegmentRecord } from './pipeline/segment';
 import { extractTar } from './pipeline/tar-extract';
+import type { DirMeta } from './pipeline/tar-extract';
+import { parentsOf, safeEntryPath } from './pipeline/path-safety';
+import type { StorageDriver } from './storage/driver';
 import { createThrottle } from './pipeline/throttle';
 import { packSources } from './pipeline/tar-pack';
 import { scanSources, sourcePrefixes } from './pipeline/walk';
@@ -46,6 +54,47 @@ export interface FsActivityDeps {
 export interface FsBackupPlan {
   ref: BackupRef;
   estimate: { files: number; dirs: number; bytes: number };
+  /** The level this backup takes; absent in plans made before levels existed (= a full level 0). */
+  level?: LevelChoice;
+}
+
+/** The manifests a restore of `ref` applies, level 0 first; fails clearly when a link of the chain is missing. */
+async function restoreChainOf(driver: StorageDriver, ref: BackupRef, signal: AbortSignal): Promise<Manifest[]> {
+  const target = await readManifest(driver, ref, signal);
+  if (!target) throw new NoBackupFoundError(`backup ${backupPrefix(ref)} has no manifest (not committed or deleted)`);
+  if ((target.parent ?? null) === null) return [target];
+  const all = await listManifests(driver, { host: ref.host, name: ref.name }, signal);
+  const byTs = new Map(all.map((m) => [m.ref.timestamp, m]));
+  const chain = restoreChain(all.map(summarize), summarize(target));
+  if (!chain) throw new CorruptBackupError(`the chain of ${backupPrefix(ref)} is broken: a backup it depends on is missing`);
+  return chain.map((b) => byTs.get(b.ref.timestamp)!);
+}
+
+/**
+ * Removes what a level recorded as deleted from the staging folder. Names are checked like archive entries, and a
+ * name below a symlink is skipped (it lies outside the tree; never followed).
+ */
+function applyDeletions(staging: string, deleted: readonly string[], links: Map<string, string>, dirs: Map<string, DirMeta>): void {
+  const under = (name: string, rel: string): boolean => name === rel || name.startsWith(`${rel}/`);
+  for (const name of deleted) {
+    const rel = safeEntryPath(name);
+    if (parentsOf(rel).some((p) => links.has(p))) continue;
+    rmSync(join(staging, rel), { recursive: true, force: true });
+    for (const k of [...links.keys()]) if (under(k, rel)) links.delete(k);
+    for (const k of [...dirs.keys()]) if (under(k, rel)) dirs.delete(k);
+  }
+}
+
+/** Whether `m` can be the base of a new level: same sources, same key, an index, and present on every target. */
+function canBuildOn(m: Manifest, input: BackupFsInput, keyId: string | undefined, onEveryTarget: (ts: string) => boolean): boolean {
+  const sources = JSON.stringify(sourcePrefixes(input.paths));
+  return (
+    m.index !== undefined &&
+    JSON.stringify(m.sources) === sources &&
+    JSON.stringify(m.exclude) === JSON.stringify(input.exclude) &&
+    (m.encryption?.keyId ?? undefined) === keyId &&
+    onEveryTarget(m.ref.timestamp)
+  );
 }
 
 const RESULT_WARNINGS = 50;
@@ -96,6 +145,22 @@ async function withStorage<T>(open: OpenStorage, target: StorageTarget, fn: (d: 
 }
 
 export function createFsActivities(deps: FsActivityDeps) {
+  /** The level of the next backup, from the committed backups of this host/name on the targets. */
+  const planLevel = async (input: BackupFsInput, ref: BackupRef, signal: AbortSignal): Promise<LevelChoice> => {
+    if (!input.levels) return chooseLevel([], undefined, new Date());
+    const filter = { host: ref.host, name: ref.name };
+    const primary = await withStorage(deps.openStorage, input.storage, (d) => listManifests(d, filter, signal));
+    const onCopies = await Promise.all(
+      (input.copies ?? []).map((c) => withStorage(deps.openStorage, c, async (d) => new Set((await listManifests(d, filter, signal)).map((m) => m.ref.timestamp))))
+    );
+    const keyId = input.encryption ? (await loadKey(input.encryption)).id : undefined;
+    const byTs = new Map(primary.map((m) => [m.ref.timestamp, m]));
+    return chooseLevel(primary.map(summarize), input.levels, parseBackupTimestamp(ref.timestamp) ?? new Date(), (b) => {
+      const m = byTs.get(b.ref.timestamp);
+      return m !== undefined && canBuildOn(m, input, keyId, (ts) => onCopies.every((set) => set.has(ts)));
+    });
+  };
+
   return {
     /** Checks the sources and the storage before anything is written, and counts what will be read. */
     async planFsBackup(input: BackupFsInput & { timestamp: string }): Promise<FsBackupPlan> {
@@ -119,7 +184,9 @@ export function createFsActivities(deps: FsActivityDeps) {
         signal,
         onProgress: (t) => heartbeat({ phase: 'scanning', files: t.files, bytes: 0, totalBytes: t.bytes, segment: 0, storedBytes: 0 }),
       });
-      return { ref, estimate };
+      const level = await planLevel(input, ref, signal);
+      log.info('backup level chosen', { level: level.level, parent: level.parent, reason: level.reason });
+      return { ref, estimate, level };
     },
 
     /** Streams the sources into storage; the manifest is written last. On failure or cancel nothing partial stays. */
@@ -143,9 +210,14 @@ export function createFsActivities(deps: FsActivityDeps) {
         const progress = new ProgressReporter({ phase: 'reading', totalBytes: input.estimate.bytes });
         const warnings = new WarningList(MANIFEST_WARNINGS);
         const sources = sourcePrefixes(input.paths);
+        const level = input.level ?? { level: 0, parent: null, chain: null, reason: 'full' };
+        const base = level.parent ? (await targets.parentIndex({ ...ref, timestamp: level.parent }, key)).entries : undefined;
+        const index = new Map<string, IndexEntry>();
         const { stream, done: packed } = packSources({
           sources,
           exclude: input.exclude,
+          base,
+          index,
           signal,
           onProgress: (s) => progress.update({ files: s.files, bytes: s.bytes }),
           onWarning: (m) => {
@@ -171,11 +243,15 @@ export function createFsActivities(deps: FsActivityDeps) {
           else await pipeline(stream, count, compressor, segmenter, { signal });
           const stats = await packed;
           progress.update({ phase: 'committing', files: stats.files, bytes: stats.bytes }, true);
-          const manifestFor = (records: SegmentRecord[], stored: number): Manifest => ({
+          const deleted = base ? deletedSince(base, index) : [];
+          const manifestFor = (records: SegmentRecord[], stored: number, storedIndex: { size: number; sha256: string }): Manifest => ({
             format: MANIFEST_FORMAT,
             kind: 'fs',
             ref,
-            level: 0,
+            level: level.level,
+            chain: level.chain ?? ref.timestamp,
+            parent: level.parent,
+            index: storedIndex,
             createdAt: startedAt.toISOString(),
             completedAt: new Date().toISOString(),
             workflowId: info.workflowExecution?.workflowId ?? '',
@@ -189,7 +265,7 @@ export function createFsActivities(deps: FsActivityDeps) {
             stats: { ...stats, streamBytes, storedBytes: stored, segments: records.length },
             warnings: warnings.list(),
           });
-          await targets.commit(manifestFor);
+          await targets.commit(encodeIndex({ entries: index, deleted }), manifestFor);
           await targets.discardFailed();
           const first = targets.firstManifest!;
           return { ref, stats: first.stats, warnings: first.warnings.slice(0, RESULT_WARNINGS), targets: targets.outcomes() };
@@ -251,46 +327,56 @@ export function createFsActivities(deps: FsActivityDeps) {
       const warnings = new WarningList(RESULT_WARNINGS);
       try {
         return await withStorage(deps.openStorage, input.storage, async (driver) => {
-          const manifest = await readManifest(driver, input.ref, signal);
-          if (!manifest) throw new NoBackupFoundError(`backup ${backupPrefix(input.ref)} has no manifest (not committed or deleted)`);
-          const key = await restoreKey(manifest, input.encryption);
-          const progress = new ProgressReporter({ phase: 'writing', totalBytes: manifest.stats.bytes });
+          const chain = await restoreChainOf(driver, input.ref, signal);
+          const keys = await Promise.all(chain.map((m) => restoreKey(m, input.encryption)));
+          const total = chain.reduce((n, m) => n + m.stats.bytes, 0);
+          const progress = new ProgressReporter({ phase: 'writing', totalBytes: total });
+          const links = new Map<string, string>();
+          const dirs = new Map<string, DirMeta>();
+          const sum = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytes: 0 };
           try {
-            const bytes = readSegments(
-              manifest.segments,
-              (index) => driver.get(segmentKey(input.ref, index), { signal }),
-              (index) => progress.update({ segment: index + 1 }),
-              key ? (index, stored) => decryptSegment(stored, key, segmentAad(input.ref, index)) : undefined
-            );
-            // pipeline() (unlike pipe()) carries a corrupt segment's error into the decompressor, and so to extractTar.
-            const decompressed = createDecompressor(manifest.compression.algorithm);
-            const source = Readable.from(bytes);
-            (input.bandwidthLimit
-              ? pipeline(source, createThrottle(input.bandwidthLimit, signal), decompressed, { signal })
-              : pipeline(source, decompressed, { signal })
-            ).catch(() => undefined);
-            const result = await extractTar(
-              decompressed,
-              {
+            for (const [i, manifest] of chain.entries()) {
+              const key = keys[i];
+              // A level replays what was deleted since its parent before its own entries.
+              if (i > 0) applyDeletions(staging, (await loadIndex(driver, manifest, key, signal)).deleted, links, dirs);
+              const bytes = readSegments(
+                manifest.segments,
+                (index) => driver.get(segmentKey(manifest.ref, index), { signal }),
+                (index) => progress.update({ segment: index + 1 }),
+                key ? (index, stored) => decryptSegment(stored, key, segmentAad(manifest.ref, index)) : undefined
+              );
+              // pipeline() (unlike pipe()) carries a corrupt segment's error into the decompressor, and so to extractTar.
+              const decompressed = createDecompressor(manifest.compression.algorithm);
+              const source = Readable.from(bytes);
+              (input.bandwidthLimit
+                ? pipeline(source, createThrottle(input.bandwidthLimit, signal), decompressed, { signal })
+                : pipeline(source, decompressed, { signal })
+              ).catch(() => undefined);
+              const done = sum.bytes;
+              const result = await extractTar(decompressed, {
                 root: staging,
+                layer: i > 0,
+                links,
                 allowExternalSymlinks: input.allowExternalSymlinks,
                 restoreOwners,
                 signal,
                 onWarning: (m) => warnings.add(m),
-                onProgress: (s) => progress.update({ files: s.files, bytes: s.bytes }),
-                // Fail early on a conflict rather than after reading the whole backup.
-                beforeEntry: input.overwrite
-                  ? undefined
-                  : async (rel, type) => {
-                      if (await conflictsWithTarget(target, rel, type)) throw new RestoreConflictError([rel]);
-                    },
-              }
-            );
+                onProgress: (s) => progress.update({ files: sum.files + s.files, bytes: done + s.bytes }),
+                // A single full backup fails early on a conflict; a chain is checked on its final tree, before the move.
+                beforeEntry:
+                  input.overwrite || chain.length > 1
+                    ? undefined
+                    : async (rel, type) => {
+                        if (await conflictsWithTarget(target, rel, type)) throw new RestoreConflictError([rel]);
+                      },
+              });
+              for (const d of result.dirs) dirs.set(d.rel, d);
+              for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += result.stats[k];
+            }
             progress.update({ phase: 'moving' }, true);
             await mergeStaging(staging, target, input.overwrite);
-            await applyDirMeta(target, result.dirs, restoreOwners);
-            const s = result.stats;
-            return { ref: input.ref, target, files: s.files, dirs: s.dirs, symlinks: s.symlinks, hardlinks: s.hardlinks, bytes: s.bytes, warnings: warnings.list() };
+            await applyDirMeta(target, [...dirs.values()], restoreOwners);
+            return { ref: input.ref, target, ...sum, warnings: warnings.list(), chain: chain.map((m) => m.ref) };
           } finally {
             progress.stop();
           }

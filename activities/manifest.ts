@@ -35,6 +35,8 @@ export const manifestSchema = z.object({
   encryption: z.union([z.null(), z.object({ algorithm: z.literal('aes-256-gcm'), keyId: z.string().regex(/^[0-9a-f]{16}$/) })]),
   segmentSize: z.number().int().positive(),
   segments: z.array(z.object({ index: z.number().int().nonnegative(), size: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
+  /** The stored file index (`<backup>/index`): what the next level compares against, and this level's deletions. */
+  index: z.object({ size: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
   stats: statsSchema,
   warnings: z.array(z.string()),
 });

@@ -5,18 +5,26 @@
  * in flight when a worker died is uploaded twice.
  */
 import { createHash } from 'node:crypto';
-import { backupId, backupPrefix, segmentKey } from '../workflows/shared/naming';
+import { backupId, backupPrefix, indexKey, segmentKey } from '../workflows/shared/naming';
 import type { BackupRef } from '../workflows/shared/types';
 import { readAll } from './catalog';
 import { decryptSegment, DecryptionFailedError, encryptSegment } from './pipeline/encrypt';
 import type { SegmentKey } from './pipeline/encrypt';
 import type { Segment, SegmentRecord } from './pipeline/segment';
 import type { StorageDriver } from './storage/driver';
+import { decodeIndex, InvalidIndexError } from './file-index';
+import type { FileIndex } from './file-index';
+import type { Manifest } from './manifest';
 
 const SEGMENT_RE = /\/segments\/(\d{8})$/;
 
 export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** Associated data of a backup's index. */
+export function indexAad(ref: BackupRef): string {
+  return `${backupId(ref)}#index`;
 }
 
 /** Associated data of a segment: its place in its backup. */
@@ -84,10 +92,27 @@ export class SegmentStore {
     return { index: seg.index, size: stored.length, sha256: this.key ? sha256(stored) : seg.sha256 };
   }
 
+  /** Stores the backup's file index (encrypted like the segments); returns its size and hash for the manifest. */
+  async storeIndex(plain: Buffer): Promise<{ size: number; sha256: string }> {
+    const stored = this.key ? encryptSegment(plain, this.key, indexAad(this.ref)) : plain;
+    await this.driver.put(indexKey(this.ref), stored, { signal: this.signal });
+    return { size: stored.length, sha256: sha256(stored) };
+  }
+
   /** Removes segments an earlier, longer attempt left past the end of this stream. */
   async pruneStale(): Promise<void> {
     for (const index of this.existing.keys()) {
       if (index >= this.records.length) await this.driver.remove(segmentKey(this.ref, index), { signal: this.signal });
     }
   }
+}
+
+/** Reads, verifies (hash from the manifest) and decrypts a backup's file index. */
+export async function loadIndex(driver: StorageDriver, manifest: Manifest, key: SegmentKey | undefined, signal?: AbortSignal): Promise<FileIndex> {
+  if (!manifest.index) throw new InvalidIndexError(`backup ${backupId(manifest.ref)} has no file index`);
+  const stored = await readAll(driver, indexKey(manifest.ref), signal);
+  if (stored.length !== manifest.index.size || sha256(stored) !== manifest.index.sha256) {
+    throw new InvalidIndexError(`the file index of ${backupId(manifest.ref)} does not match its manifest`);
+  }
+  return decodeIndex(key ? decryptSegment(stored, key, indexAad(manifest.ref)) : stored);
 }

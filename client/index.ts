@@ -6,18 +6,28 @@ import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import type { backupFs, listBackups, restoreFs, storageInfo, verifyBackup } from '../workflows';
+import type { backupFs, collectGarbage, listBackups, pruneBackups, restoreFs, storageInfo, verifyBackup } from '../workflows';
 import { formatBackupTimestamp } from '../workflows/shared/naming';
 import { CENTRAL_TASK_QUEUE, nodeTaskQueue } from '../workflows/shared/queues';
-import type { BackupFsResult, BackupSummary, RestoreFsResult, StorageInfoResult, TransferProgress, VerifyBackupResult } from '../workflows/shared/types';
+import { formatStorage } from '../workflows/shared/storage-url';
+import type {
+  BackupFsResult,
+  BackupSummary,
+  CollectGarbageResult,
+  PruneBackupsResult,
+  RestoreFsResult,
+  StorageInfoResult,
+  TransferProgress,
+  VerifyBackupResult,
+} from '../workflows/shared/types';
 import { loadConfig } from './config';
 import type { PermafrostConfig } from './config';
 import { connectOptions } from './connection';
-import { validateBackupFs, validateList, validateRestoreFs, validateVerify } from './validate';
-import type { BackupFsRequest, RestoreFsRequest, ValidationContext, VerifyRequest } from './validate';
+import { validateBackupFs, validateGc, validateList, validatePrune, validateRestoreFs, validateVerify } from './validate';
+import type { BackupFsRequest, GcRequest, PruneRequest, RestoreFsRequest, ValidationContext, VerifyRequest } from './validate';
 
 export { ValidationError } from './validate';
-export type { BackupFsRequest, RestoreFsRequest, VerifyRequest } from './validate';
+export type { BackupFsRequest, GcRequest, PruneRequest, RestoreFsRequest, VerifyRequest } from './validate';
 export type * from '../workflows/shared/types';
 
 /** No worker polls a queue that a workflow needs, so it would wait instead of running. */
@@ -166,6 +176,42 @@ export class PermafrostClient {
       workflowId: `storage-info-${node}-${formatBackupTimestamp(new Date())}-${uniqueSuffix()}`,
       args: [{ node, storage }],
     });
+  }
+
+  /**
+   * Starts a retention run for one host and name: the plan (what is kept and deleted, with reasons) is made in the
+   * workflow; with `dryRun` nothing is deleted. Backups that kept ones depend on are always kept.
+   */
+  async startPruneBackups(request: PruneRequest): Promise<WorkflowHandleWithFirstExecutionRunId<typeof pruneBackups>> {
+    const input = validatePrune(request, this.ctx);
+    await this.assertWorkers(input.node);
+    const host = input.host ?? input.node;
+    return this.temporal.workflow.start<typeof pruneBackups>('pruneBackups', {
+      taskQueue: CENTRAL_TASK_QUEUE,
+      workflowId: `prune-${host}-${input.name}-${formatBackupTimestamp(new Date())}-${uniqueSuffix()}`,
+      args: [input],
+      staticSummary: `${input.dryRun ? 'Plan retention of' : 'Prune'} ${host}_${input.name}`,
+    });
+  }
+
+  async pruneBackups(request: PruneRequest): Promise<PruneBackupsResult> {
+    return (await this.startPruneBackups(request)).result();
+  }
+
+  /** Starts a garbage collection of uncommitted folders older than the grace period (default 24h) in a storage. */
+  async startCollectGarbage(request: GcRequest = {}): Promise<WorkflowHandleWithFirstExecutionRunId<typeof collectGarbage>> {
+    const input = validateGc(request, this.ctx);
+    await this.assertWorkers(input.node);
+    return this.temporal.workflow.start<typeof collectGarbage>('collectGarbage', {
+      taskQueue: CENTRAL_TASK_QUEUE,
+      workflowId: `gc-${input.node}-${formatBackupTimestamp(new Date())}-${uniqueSuffix()}`,
+      args: [input],
+      staticSummary: `${input.dryRun ? 'Find' : 'Remove'} uncommitted data in ${formatStorage(input.storage)}`,
+    });
+  }
+
+  async collectGarbage(request: GcRequest = {}): Promise<CollectGarbageResult> {
+    return (await this.startCollectGarbage(request)).result();
   }
 
   /** Requests cancellation: the run stops its current step and removes its temporaries before it closes. */

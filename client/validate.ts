@@ -4,9 +4,21 @@ import { isAbsolute, normalize } from 'node:path';
 import { invalidLevel } from '../workflows/shared/compression';
 import { invalidBackupName, invalidNodeName, parseBackupId, parseBackupTimestamp } from '../workflows/shared/naming';
 import { parseUtcDate } from '../workflows/shared/selection';
+import { formatDuration, invalidRetentionPolicy, parseDuration } from '../workflows/shared/retention';
 import { formatStorage, invalidSwiftContainer, parseStorageUrl } from '../workflows/shared/storage-url';
 import { COMPRESSIONS } from '../workflows/shared/types';
-import type { BackupFsInput, Compression, EncryptionRef, ListBackupsInput, RestoreFsInput, StorageTarget, VerifyBackupInput } from '../workflows/shared/types';
+import type {
+  BackupFsInput,
+  CollectGarbageInput,
+  Compression,
+  EncryptionRef,
+  ListBackupsInput,
+  PruneBackupsInput,
+  RestoreFsInput,
+  RetentionPolicy,
+  StorageTarget,
+  VerifyBackupInput,
+} from '../workflows/shared/types';
 
 /** Input that cannot work; `problems` lists every reason. */
 export class ValidationError extends Error {
@@ -269,4 +281,87 @@ export function validateVerify(req: VerifyRequest, ctx: ValidationContext): Veri
   const encryption = checkEncryption(req.encryption, node === ctx.localNode, problems);
   if (problems.length > 0 || !storage || !ref) throw new ValidationError(problems);
   return { node, storage, ref, ...(encryption ? { encryption } : {}) };
+}
+
+export interface PruneRequest {
+  name: string;
+  /** Host the backups were taken on (default: the node). */
+  host?: string;
+  /** Node whose worker reads and deletes in the storage (default: this host). */
+  node?: string;
+  storage?: string | StorageTarget;
+  keepLast?: number | string;
+  keepDaily?: number | string;
+  keepWeekly?: number | string;
+  keepMonthly?: number | string;
+  /** A duration such as `30d`, `36h`, `1d12h`, `2w`, or milliseconds. */
+  olderThan?: string | number;
+  /** Plan only: nothing is deleted. */
+  dryRun?: boolean;
+}
+
+/** A whole count given as a number or as digits (CLI flags); undefined when absent, NaN when not a count. */
+function countOf(value: number | string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number') return value;
+  return /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+}
+
+/** A duration given as text (`30d`) or milliseconds. */
+function durationOf(value: string | number | undefined, flag: string, problems: string[]): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = typeof value === 'number' ? value : parseDuration(value);
+  if (ms === undefined || !Number.isSafeInteger(ms) || ms <= 0) {
+    problems.push(`${flag} must be a duration such as 30d, 36h, 1d12h or 2w (units s, m, h, d, w; got ${JSON.stringify(value)})`);
+    return undefined;
+  }
+  return ms;
+}
+
+export function validatePrune(req: PruneRequest, ctx: ValidationContext): PruneBackupsInput {
+  const problems: string[] = [];
+  const node = req.node ?? ctx.localNode;
+  checkNode(node, problems);
+  if (req.host !== undefined) checkNode(req.host, problems);
+  const badName = invalidBackupName(req.name ?? '');
+  if (badName) problems.push(badName);
+  const policy: RetentionPolicy = {};
+  const counts = { keepLast: req.keepLast, keepDaily: req.keepDaily, keepWeekly: req.keepWeekly, keepMonthly: req.keepMonthly };
+  for (const [rule, value] of Object.entries(counts) as [keyof typeof counts, number | string | undefined][]) {
+    const n = countOf(value);
+    if (n !== undefined) policy[rule] = n;
+  }
+  const olderThan = durationOf(req.olderThan, '--older-than', problems);
+  if (olderThan !== undefined) policy.olderThanMs = olderThan;
+  // A bad --older-than has its own message; the policy check would add "needs at least one rule" to it.
+  problems.push(...invalidRetentionPolicy(req.olderThan !== undefined && olderThan === undefined ? { ...policy, olderThanMs: 1 } : policy));
+  const storage = storageOf(req.storage, ctx, problems);
+  if (problems.length > 0 || !storage) throw new ValidationError(problems);
+  return { node, storage, host: req.host ?? node, name: req.name, policy, dryRun: req.dryRun ?? false };
+}
+
+/** GC leaves folders younger than this alone: they may belong to a running backup. */
+export const DEFAULT_GC_GRACE_MS = 24 * 3_600_000;
+/** A shorter grace could remove the data of a backup that is still uploading. */
+export const MIN_GC_GRACE_MS = 3_600_000;
+
+export interface GcRequest {
+  node?: string;
+  storage?: string | StorageTarget;
+  /** Only folders older than this (`24h`, `2d`, or milliseconds) are removed; default 24h, at least 1h. */
+  grace?: string | number;
+  dryRun?: boolean;
+}
+
+export function validateGc(req: GcRequest, ctx: ValidationContext): CollectGarbageInput {
+  const problems: string[] = [];
+  const node = req.node ?? ctx.localNode;
+  checkNode(node, problems);
+  const graceMs = req.grace === undefined ? DEFAULT_GC_GRACE_MS : durationOf(req.grace, '--grace', problems);
+  if (graceMs !== undefined && graceMs < MIN_GC_GRACE_MS) {
+    problems.push(`--grace must be at least ${formatDuration(MIN_GC_GRACE_MS)}: a younger folder may belong to a backup that is still running (got ${formatDuration(graceMs)})`);
+  }
+  const storage = storageOf(req.storage, ctx, problems);
+  if (problems.length > 0 || !storage || graceMs === undefined) throw new ValidationError(problems);
+  return { node, storage, graceMs, dryRun: req.dryRun ?? false };
 }

@@ -4,3 +4,5 @@ export { restoreFs } from './restore-fs';
 export { listBackups } from './list-backups';
 export { verifyBackup } from './verify-backup';
 export { storageInfo } from './storage-info';
+export { pruneBackups } from './prune-backups';
+export { collectGarbage } from './collect-garbage';

@@ -39,11 +39,22 @@ const cleanup: ActivityOptions = {
   retry: { initialInterval: '5s', maximumInterval: '2 minutes', nonRetryableErrorTypes: ['InvalidInputError'] },
 };
 
+// Retention and GC: many small removals and listings of a whole storage; heartbeats show they are alive. A refused
+// deletion (BackupHasDependentsError) is final.
+const maintenance: ActivityOptions = {
+  ...waitForCancel,
+  scheduleToStartTimeout: '10 minutes',
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '5s', maximumInterval: '2 minutes', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+};
+
 export function nodeActivities(node: string) {
   const taskQueue = nodeTaskQueue(node);
   const { planFsBackup, selectBackup, listStoredBackups, describeStorage } = proxyActivities<NodeActivities>({ ...quick, taskQueue });
   const { backupFilesystem, restoreFilesystem, verifyStoredBackup } = proxyActivities<NodeActivities>({ ...transfer, taskQueue });
   const { discardUncommittedBackup, discardRestoreStaging } = proxyActivities<NodeActivities>({ ...cleanup, taskQueue });
+  const { deleteBackup, findUncommitted, removeUncommitted } = proxyActivities<NodeActivities>({ ...maintenance, taskQueue });
   return {
     planFsBackup,
     selectBackup,
@@ -54,5 +65,8 @@ export function nodeActivities(node: string) {
     verifyStoredBackup,
     discardUncommittedBackup,
     discardRestoreStaging,
+    deleteBackup,
+    findUncommitted,
+    removeUncommitted,
   };
 }

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 
 export interface Segment {
   index: number;
+  /** Valid until the sink's promise settles: the Segmenter then reuses the memory (copy it to keep it). */
   data: Buffer;
   sha256: string;
 }
@@ -15,23 +16,29 @@ export interface SegmentRecord {
   sha256: string;
 }
 
+/** How far the stream may run ahead into the next segment while one is being stored. */
+const STORE_OVERLAP = 16 * 1024 * 1024;
+
 /**
- * Collects `segmentSize` bytes, then hands the segment to `sink`. At most one segment is being stored while the next
- * fills, so memory stays at about two segments whatever the stream size.
+ * Collects `segmentSize` bytes, then hands the segment to `sink` and waits for it to be stored. One buffer serves
+ * every segment. While a segment is being stored the stream goes on for a while: the next segment's first bytes
+ * queue up in this Writable's buffer, up to STORE_OVERLAP bytes, so reading and compressing do not stop for a short
+ * store. Memory therefore stays at one segment plus STORE_OVERLAP whatever the stream size (a second full buffer
+ * would overlap long stores completely, but cost a whole segment more; fresh buffers per segment also left their
+ * freeing to the garbage collector, and the worker's resident memory grew to three segments and more).
  */
 export class Segmenter extends Writable {
-  private buffer: Buffer;
+  private readonly buffer: Buffer;
   private filled = 0;
   private hash = createHash('sha256');
   private nextIndex: number;
-  private inflight: Promise<void> | undefined;
 
   constructor(
     private readonly segmentSize: number,
     private readonly sink: (segment: Segment) => Promise<void>,
     startIndex = 0
   ) {
-    super({ highWaterMark: 1024 * 1024 });
+    super({ highWaterMark: Math.min(segmentSize, STORE_OVERLAP) });
     this.buffer = Buffer.allocUnsafe(segmentSize);
     this.nextIndex = startIndex;
   }
@@ -43,7 +50,6 @@ export class Segmenter extends Writable {
   override _final(cb: (err?: Error | null) => void): void {
     (async () => {
       if (this.filled > 0 || this.nextIndex === 0) await this.flush();
-      await this.inflight;
     })().then(() => cb(), cb);
   }
 
@@ -60,19 +66,16 @@ export class Segmenter extends Writable {
     }
   }
 
+  /** Stores the filled part of the buffer as the next segment; the buffer is refilled once that is done. */
   private async flush(): Promise<void> {
     const segment: Segment = {
       index: this.nextIndex++,
       data: this.buffer.subarray(0, this.filled),
       sha256: this.hash.digest('hex'),
     };
-    if (this.inflight) await this.inflight;
-    this.buffer = Buffer.allocUnsafe(this.segmentSize);
+    await this.sink(segment);
     this.filled = 0;
     this.hash = createHash('sha256');
-    const put = this.sink(segment);
-    put.catch(() => undefined); // surfaced by the next await
-    this.inflight = put;
   }
 }
 
@@ -102,19 +105,20 @@ export async function* readSegments(
   for (const record of records) {
     const hash = createHash('sha256');
     let size = 0;
-    const held: Buffer[] = [];
+    // Buffered segments are copied into one buffer of the recorded size as they arrive (no list of chunks to concat).
+    const held = decode ? Buffer.allocUnsafe(record.size) : undefined;
     for await (const chunk of await open(record.index)) {
       const buf = chunk as Buffer;
       size += buf.length;
       if (size > record.size) throw new CorruptSegmentError(record.index, `longer than the recorded ${record.size} bytes`);
       hash.update(buf);
-      if (decode) held.push(buf);
+      if (held) buf.copy(held, size - buf.length);
       else yield buf;
     }
     if (size !== record.size) throw new CorruptSegmentError(record.index, `${size} bytes, expected ${record.size}`);
     const digest = hash.digest('hex');
     if (digest !== record.sha256) throw new CorruptSegmentError(record.index, `sha256 ${digest}, expected ${record.sha256}`);
-    if (decode) yield decode(record.index, Buffer.concat(held, size));
+    if (decode && held) yield decode(record.index, held);
     onSegment?.(record.index, size);
   }
 }

@@ -7,7 +7,7 @@
  * chmod, utimes, close), and a round trip through libuv's thread pool costs many times what the call itself costs
  * when it only touches the page cache. The event loop still gets a turn at least every SLICE_MS.
  */
-import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -17,8 +17,15 @@ import { parentsOf, resolveLinkInside, safeEntryPath, UnsafeEntryError } from '.
 import { SLICE_MS } from './walk';
 
 export interface ExtractOptions {
-  /** Fresh, empty folder that receives the entries. */
+  /** Fresh, empty folder that receives the entries (with `layer`: holding the earlier levels of the same chain). */
   root: string;
+  /**
+   * Apply this archive over earlier levels extracted into `root` by this function: entries replace what is there
+   * (folders merge). `links` must then carry the symlinks the earlier levels created (kept up to date here), so
+   * that no path goes through one and chains of links are judged across levels.
+   */
+  layer?: boolean;
+  links?: Map<string, string>;
   allowExternalSymlinks: boolean;
   /** Restore owners (only meaningful as root). */
   restoreOwners: boolean;
@@ -62,7 +69,23 @@ export async function extractTar(input: Readable, opts: ExtractOptions): Promise
   const dirs = new Map<string, DirMeta>();
   const made = new Set<string>(['']);
   const files = new Set<string>();
-  const links = new Map<string, string>();
+  const links = opts.links ?? new Map<string, string>();
+  /** With `layer`: removes what an earlier level left at `rel`; a folder is kept when `keepDir`. True if kept. */
+  const clearEarlier = (rel: string, keepDir: boolean): boolean => {
+    if (!opts.layer) return false;
+    const path = join(opts.root, rel);
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch {
+      return false;
+    }
+    if (st.isDirectory() && keepDir) return true;
+    // Never written through: a symlink is unlinked, not followed; a replaced folder goes with its content.
+    rmSync(path, { recursive: true, force: true });
+    links.delete(rel);
+    return false;
+  };
   const pendingLinks: { rel: string; linkname: string; mtime: Date; uid: number; gid: number }[] = [];
 
   const ensureParents = (rel: string): void => {
@@ -70,7 +93,7 @@ export async function extractTar(input: Readable, opts: ExtractOptions): Promise
       if (links.has(parent)) throw new UnsafeEntryError(rel, `path goes through the symlink ${parent}`);
       if (files.has(parent)) throw new UnsafeEntryError(rel, `path goes through the file ${parent}`);
       if (!made.has(parent)) {
-        mkdirSync(join(opts.root, parent), { mode: 0o700 });
+        if (!clearEarlier(parent, true)) mkdirSync(join(opts.root, parent), { mode: 0o700 });
         made.add(parent);
       }
     }
@@ -104,7 +127,7 @@ export async function extractTar(input: Readable, opts: ExtractOptions): Promise
           ensureParents(rel);
           if (links.has(rel) || files.has(rel)) throw new UnsafeEntryError(rel, 'folder replaces an earlier entry');
           if (!made.has(rel)) {
-            mkdirSync(join(opts.root, rel), { mode: 0o700 });
+            if (!clearEarlier(rel, true)) mkdirSync(join(opts.root, rel), { mode: 0o700 });
             made.add(rel);
             stats.dirs++;
           }
@@ -118,6 +141,7 @@ export async function extractTar(input: Readable, opts: ExtractOptions): Promise
           ensureParents(rel);
           if (made.has(rel)) throw new UnsafeEntryError(rel, 'file replaces a folder');
           claim(rel);
+          clearEarlier(rel, false); // also breaks a hard link an earlier level made: never write into its twin
           const fd = openSync(join(opts.root, rel), WRITE_FLAGS, 0o600);
           try {
             for await (const chunk of entry) {
@@ -147,6 +171,7 @@ export async function extractTar(input: Readable, opts: ExtractOptions): Promise
           if (!files.has(target)) throw new UnsafeEntryError(rel, `hard link to ${target}, which is not a file of this archive`);
           ensureParents(rel);
           claim(rel);
+          clearEarlier(rel, false);
           linkSync(join(opts.root, target), join(opts.root, rel));
           files.add(rel);
           stats.hardlinks++;
@@ -185,6 +210,8 @@ export async function extractTar(input: Readable, opts: ExtractOptions): Promise
       throw new UnsafeEntryError(l.rel, `symlink points outside the restore target (${l.linkname})`);
     }
     const path = join(opts.root, l.rel);
+    clearEarlier(l.rel, false);
+    links.set(l.rel, l.linkname);
     symlinkSync(l.linkname, path);
     if (opts.restoreOwners) {
       try {

@@ -14,6 +14,8 @@ import type { Stats } from 'node:fs';
 import { Readable } from 'node:stream';
 import { BLOCK, encodeHeader, paddedSize } from './tar-header';
 import type { TarHeader } from './tar-header';
+import { changed, indexEntry } from '../file-index';
+import type { IndexEntry } from '../file-index';
 import { SLICE_MS, walkSourcesSync } from './walk';
 import type { PackSource, WalkEntry } from './walk';
 
@@ -32,6 +34,10 @@ export interface PackOptions {
   /** Called after each slice of work (at least every CHUNK bytes of file data, and at the end). */
   onProgress?: (stats: PackStats) => void;
   onWarning?: (message: string) => void;
+  /** The parent's index, for an incremental level: files and symlinks unchanged against it are not stored. */
+  base?: ReadonlyMap<string, IndexEntry>;
+  /** Receives the index of this backup: every entry walked, with the version of it that a restore will see. */
+  index?: Map<string, IndexEntry>;
 }
 
 /** Bytes per pushed chunk; also the largest single read. A multiple of BLOCK. */
@@ -113,29 +119,51 @@ class Archiver {
     }
   }
 
+  /** Records `name` in this backup's index: as walked, or, when it could not be stored, as its parent had it. */
+  private record(name: string, entry: IndexEntry | undefined, stored: boolean): void {
+    const index = this.opts.index;
+    if (!index) return;
+    const version = stored ? entry : this.opts.base?.get(name);
+    if (version) index.set(name, version);
+  }
+
   private *add({ path, name, st }: WalkEntry): Generator<Buffer, void> {
-    if (st.isDirectory()) {
-      yield* this.append(encodeHeader({ ...headerBase(`${name}/`, st), type: 'directory', size: 0 }));
-      this.stats.dirs++;
-    } else if (st.isSymbolicLink()) {
-      let linkname: string;
+    let linkname: string | undefined;
+    if (st.isSymbolicLink()) {
       try {
         linkname = readlinkSync(path);
       } catch (err) {
         this.warn(`cannot read symlink ${path}: ${errCode(err)}`);
+        this.record(name, undefined, false);
         return;
       }
+    }
+    const entry = indexEntry(st, linkname);
+    // An incremental level stores only what changed since its parent (folders always: they are cheap headers).
+    if (entry && entry.t !== 'd' && this.opts.base && !changed(this.opts.base.get(name), entry)) {
+      this.record(name, entry, true);
+      return;
+    }
+    if (st.isDirectory()) {
+      yield* this.append(encodeHeader({ ...headerBase(`${name}/`, st), type: 'directory', size: 0 }));
+      this.stats.dirs++;
+      this.record(name, entry, true);
+    } else if (linkname !== undefined) {
       yield* this.append(encodeHeader({ ...headerBase(name, st), type: 'symlink', linkname, size: 0 }));
       this.stats.symlinks++;
+      this.record(name, entry, true);
     } else if (st.isFile()) {
       const id = `${st.dev}:${st.ino}`;
       const first = st.nlink > 1 ? this.links.get(id) : undefined;
       if (first !== undefined) {
         yield* this.append(encodeHeader({ ...headerBase(name, st), type: 'link', linkname: first, size: 0 }));
         this.stats.hardlinks++;
+        this.record(name, entry, true);
         return;
       }
-      if ((yield* this.file(path, name)) && st.nlink > 1) this.links.set(id, name);
+      const stored = yield* this.file(path, name);
+      if (stored && st.nlink > 1) this.links.set(id, name);
+      this.record(name, entry, stored);
     } else {
       this.warn(`skipped special file (socket, fifo or device): ${path}`);
     }
@@ -145,7 +173,8 @@ class Archiver {
   private *file(path: string, name: string): Generator<Buffer, boolean> {
     let fd: number;
     try {
-      fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+      // O_NONBLOCK: a fifo swapped in since the walk must not block the (synchronous) open; no effect on files.
+      fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
       const code = errCode(err);
       this.warn(code === 'ENOENT' ? `vanished before it was read: ${path}` : `cannot read ${path}: ${code}`);
@@ -153,6 +182,10 @@ class Archiver {
     }
     try {
       const st = fstatSync(fd);
+      if (!st.isFile()) {
+        this.warn(`skipped special file (socket, fifo or device): ${path}`);
+        return false;
+      }
       const size = st.size;
       yield* this.append(encodeHeader({ ...headerBase(name, st), type: 'file', size }));
       let position = 0;

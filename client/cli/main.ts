@@ -13,6 +13,8 @@ import { COMPRESSIONS } from '../../workflows/shared/types';
 import { runBackupFs } from './commands/backup';
 import { runCancel } from './commands/cancel';
 import { runInfo } from './commands/info';
+import { runGc } from './commands/gc';
+import { runPrune } from './commands/prune';
 import { runVerify } from './commands/verify';
 import { runList } from './commands/list';
 import { runRestoreFs } from './commands/restore';
@@ -194,6 +196,38 @@ export function buildProgram(): Command {
     .option('--node <node>', 'node that reads the storage (default: this host)')
     .action(async (o: { storage?: string; node?: string }) => {
       await withClient(program, (client, out) => runInfo(client, o, out));
+    });
+
+  program
+    .command('prune')
+    .description('apply a retention policy to the backups of one name; backups a kept one depends on are always kept')
+    .requiredOption('--name <name>', 'backup name')
+    .option('--host <host>', 'host the backups were taken on (default: the node)')
+    .option('--node <node>', 'node that reads and deletes in the storage (default: this host)')
+    .option('--storage <url>', 'where the backups are stored')
+    .option('--keep-last <n>', 'keep the n newest backups')
+    .option('--keep-daily <n>', 'keep the newest backup of each of the last n UTC days that have backups')
+    .option('--keep-weekly <n>', 'keep the newest backup of each of the last n ISO weeks (UTC) that have backups')
+    .option('--keep-monthly <n>', 'keep the newest backup of each of the last n UTC months that have backups')
+    .option('--older-than <duration>', 'delete backups older than this (e.g. 30d, 36h, 2w) unless kept by a rule; newer ones are kept')
+    .option('--dry-run', 'print the plan (every backup, KEEP or DELETE, with reasons) and delete nothing')
+    .addHelpText('after', `\nThe newest backup is always kept. Without --older-than, every backup no keep rule keeps is deleted.${EXIT_HELP}`)
+    .action(
+      async (o: { name: string; host?: string; node?: string; storage?: string; keepLast?: string; keepDaily?: string; keepWeekly?: string; keepMonthly?: string; olderThan?: string; dryRun?: boolean }) => {
+        await withClient(program, (client, out) => runPrune(client, o, out));
+      }
+    );
+
+  program
+    .command('gc')
+    .description('remove uncommitted data (folders without a manifest, temp files) older than a grace period from a storage')
+    .option('--storage <url>', 'storage to clean')
+    .option('--node <node>', 'node that reads and deletes in the storage (default: this host)')
+    .option('--grace <duration>', 'only folders whose backup started longer ago than this (at least 1h; longer than your longest backup)', '24h')
+    .option('--dry-run', 'list what would be removed and remove nothing')
+    .addHelpText('after', EXIT_HELP)
+    .action(async (o: { storage?: string; node?: string; grace: string; dryRun?: boolean }) => {
+      await withClient(program, (client, out) => runGc(client, o, out));
     });
 
   program

@@ -153,6 +153,7 @@ test('a retried backup attempt after a crash starts clean; a committed one is no
   await writeFile(`${seg}.pf-tmp-dead`, 'partial');
   const first = await run(new MockActivityEnvironment({ attempt: 2 }), acts.backupFilesystem, { ...input, ...plan });
   assert.deepEqual(await listFiles(store), [
+    'test-node_unit/20261126T120000.000Z/index',
     'test-node_unit/20261126T120000.000Z/manifest.json',
     'test-node_unit/20261126T120000.000Z/segments/00000000',
   ]);

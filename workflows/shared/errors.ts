@@ -14,4 +14,5 @@ export const NON_RETRYABLE_ERRORS = [
   'EncryptionKeyMismatchError',
   'DecryptionFailedError',
   'CorruptBackupError',
+  'BackupHasDependentsError',
 ] as const;

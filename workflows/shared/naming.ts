@@ -59,6 +59,11 @@ export function segmentKey(ref: BackupRef, index: number): string {
   return `${backupPrefix(ref)}/segments/${String(index).padStart(8, '0')}`;
 }
 
+/** Key of a backup's file index (see activities/file-index.ts). */
+export function indexKey(ref: BackupRef): string {
+  return `${backupPrefix(ref)}/index`;
+}
+
 export function manifestKey(ref: BackupRef): string {
   return `${backupPrefix(ref)}/${MANIFEST_FILE}`;
 }

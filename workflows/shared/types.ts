@@ -53,6 +53,13 @@ export interface EncryptionRef {
   keyEnv?: string;
 }
 
+/** Incremental levels, with Freezer's option names and their intended meaning (see workflows/shared/levels.ts). */
+export interface LevelPolicy {
+  maxLevel?: number;
+  alwaysLevel?: number;
+  restartAlwaysLevelDays?: number;
+}
+
 export interface FsBackupOptions {
   /** Absolute source paths on the node. */
   paths: string[];
@@ -67,6 +74,8 @@ export interface FsBackupOptions {
   encryption?: EncryptionRef;
   /** Upload limit in bytes per second (token bucket on the node); unlimited when absent. */
   bandwidthLimit?: number;
+  /** Incremental levels; every backup is a full level 0 when absent. */
+  levels?: LevelPolicy;
 }
 
 export interface BackupFsInput extends FsBackupOptions {
@@ -140,6 +149,8 @@ export interface RestoreFsResult {
   hardlinks: number;
   bytes: number;
   warnings: string[];
+  /** The backups applied, level 0 first (absent from results of workers older than levels). */
+  chain?: BackupRef[];
 }
 
 /** A committed backup as listed from storage. */
@@ -217,4 +228,126 @@ export interface TransferProgress {
   totalBytes?: number;
   segment: number;
   storedBytes: number;
+}
+
+/**
+ * Retention: which committed backups of one `<host>_<name>` to keep. Keep rules count backups (newest first); the
+ * age rule deletes what is older than `olderThanMs` before "now". A backup that any rule keeps is kept, with every
+ * backup it depends on (its parent chain). At least one keep rule or `olderThanMs` is required.
+ */
+export interface RetentionPolicy {
+  /** The N newest backups. */
+  keepLast?: number;
+  /** The newest backup of each of the last N UTC days that have backups. */
+  keepDaily?: number;
+  /** The newest backup of each of the last N ISO weeks (UTC) that have backups. */
+  keepWeekly?: number;
+  /** The newest backup of each of the last N UTC months that have backups. */
+  keepMonthly?: number;
+  /** Backups taken more than this many ms before "now" are deleted unless kept by a keep rule or a dependant; newer ones are kept. */
+  olderThanMs?: number;
+}
+
+/** One backup in a retention plan, with what a reader needs to check the decision. */
+export interface RetentionEntry {
+  timestamp: string;
+  level: number;
+  chain: string;
+  parent: string | null;
+  storedBytes: number;
+}
+
+export interface RetentionPlan {
+  host: string;
+  name: string;
+  /** The instant the age rule and the calendar buckets were computed against (ISO 8601, UTC). */
+  now: string;
+  /** With older-than: backups taken before this instant (ISO 8601) are old. */
+  cutoff?: string;
+  policy: RetentionPolicy;
+  /** Oldest first; every reason that keeps it (rules, `needed by <timestamp>`). */
+  keep: (RetentionEntry & { reasons: string[] })[];
+  /** In deletion order: a backup comes after every deleted backup that depends on it (newest first). */
+  delete: (RetentionEntry & { reason: string })[];
+  /** Kept backups whose ancestors are missing from the storage (they cannot be restored), and similar findings. */
+  warnings: string[];
+}
+
+export interface PruneBackupsInput {
+  /** Node whose worker reads and deletes in the storage. */
+  node: string;
+  storage: StorageTarget;
+  /** Host the backups were taken on; defaults to `node`. */
+  host?: string;
+  name: string;
+  policy: RetentionPolicy;
+  /** Plan only: nothing is deleted. */
+  dryRun: boolean;
+}
+
+export interface PruneBackupsResult {
+  storage: string;
+  dryRun: boolean;
+  plan: RetentionPlan;
+  /** Backups removed (manifest first, then every other object), in the order they were removed. */
+  deleted: { timestamp: string; objects: number }[];
+  /** Planned deletions refused at delete time (a committed backup depends on them now). */
+  refused: { timestamp: string; reason: string }[];
+}
+
+export interface DeleteBackupInput {
+  storage: StorageTarget;
+  ref: BackupRef;
+}
+
+export interface DeleteBackupResult {
+  ref: BackupRef;
+  /** The manifest was still there (false: a retry, or a backup deleted by someone else). */
+  wasCommitted: boolean;
+  objects: number;
+}
+
+/** A `<host>_<name>/<timestamp>/` folder without a manifest: left by a crash, a cancel, or a half-done deletion. */
+export interface UncommittedFolder {
+  ref: BackupRef;
+  objects: number;
+  /** In-flight writes (temp names) among `objects`. */
+  temporary: number;
+  bytes: number;
+}
+
+export interface FindUncommittedInput {
+  storage: StorageTarget;
+  /** Folders whose timestamp is older than `now - graceMs` are garbage; newer ones may belong to a running backup. */
+  graceMs: number;
+  /** ISO 8601 instant. */
+  now: string;
+}
+
+export interface RemoveUncommittedInput extends FindUncommittedInput {
+  /** Only these folders (as found), each checked again: still uncommitted and older than the cutoff. */
+  refs: BackupRef[];
+}
+
+export interface RemoveUncommittedResult {
+  removed: UncommittedFolder[];
+  skipped: { ref: BackupRef; reason: string }[];
+}
+
+export interface CollectGarbageInput {
+  node: string;
+  storage: StorageTarget;
+  graceMs: number;
+  dryRun: boolean;
+}
+
+export interface CollectGarbageResult {
+  storage: string;
+  dryRun: boolean;
+  graceMs: number;
+  /** Folders whose timestamp is before this instant (ISO 8601) were eligible. */
+  cutoff: string;
+  found: UncommittedFolder[];
+  removed: UncommittedFolder[];
+  skipped: { ref: BackupRef; reason: string }[];
 }
