@@ -314,6 +314,11 @@ export function createFsActivities(deps: FsActivityDeps) {
       return chosen.backup;
     },
 
+    /** The backups a restore of `ref` applies, level 0 first (its chain); fails when a link is missing. */
+    async planRestore(input: { storage: StorageTarget; ref: BackupRef }): Promise<BackupSummary[]> {
+      return withStorage(deps.openStorage, input.storage, async (driver) => (await restoreChainOf(driver, input.ref, cancellationSignal())).map(summarize));
+    },
+
     /** Verifies and extracts a backup into a staging folder, then moves it into the target. */
     async restoreFilesystem(input: RestoreFsInput & { ref: BackupRef; stagingId: string }): Promise<RestoreFsResult> {
       const signal = cancellationSignal();

@@ -8,6 +8,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { backupFs, collectGarbage, listBackups, pruneBackups, restoreFs, storageInfo, verifyBackup } from '../workflows';
 import { formatBackupTimestamp } from '../workflows/shared/naming';
+import { restorePlanQuery } from '../workflows/shared/queries';
 import { CENTRAL_TASK_QUEUE, nodeTaskQueue } from '../workflows/shared/queues';
 import { formatStorage } from '../workflows/shared/storage-url';
 import type {
@@ -212,6 +213,23 @@ export class PermafrostClient {
 
   async collectGarbage(request: GcRequest = {}): Promise<CollectGarbageResult> {
     return (await this.startCollectGarbage(request)).result();
+  }
+
+  /**
+   * The plan of a running restore (the backups it applies, level 0 first), once it has chosen them; undefined when the
+   * run ended before (it failed, or its workers predate plans).
+   */
+  async restorePlan(workflowId: string, timeoutMs = 120_000): Promise<BackupSummary[] | undefined> {
+    const handle = this.temporal.workflow.getHandle(workflowId);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const plan = await handle.query(restorePlanQuery).catch(() => undefined);
+      if (plan) return plan;
+      const { status } = await handle.describe();
+      if (status.name !== 'RUNNING') return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    return undefined;
   }
 
   /** Requests cancellation: the run stops its current step and removes its temporaries before it closes. */

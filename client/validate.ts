@@ -2,12 +2,14 @@
 import { lstatSync, statSync } from 'node:fs';
 import { isAbsolute, normalize } from 'node:path';
 import { invalidLevel } from '../workflows/shared/compression';
+import { invalidLevelPolicy } from '../workflows/shared/levels';
 import { invalidBackupName, invalidNodeName, parseBackupId, parseBackupTimestamp } from '../workflows/shared/naming';
 import { parseUtcDate } from '../workflows/shared/selection';
 import { formatDuration, invalidRetentionPolicy, parseDuration } from '../workflows/shared/retention';
 import { formatStorage, invalidSwiftContainer, parseStorageUrl } from '../workflows/shared/storage-url';
 import { COMPRESSIONS } from '../workflows/shared/types';
 import type {
+  LevelPolicy,
   BackupFsInput,
   CollectGarbageInput,
   Compression,
@@ -84,6 +86,8 @@ export interface BackupFsRequest {
   encryption?: EncryptionRef;
   /** Upload limit per second, e.g. `50MiB`. */
   bandwidthLimit?: string | number;
+  /** Incremental levels; every backup is full without it. */
+  levels?: LevelPolicy;
 }
 
 export interface RestoreFsRequest {
@@ -100,6 +104,8 @@ export interface RestoreFsRequest {
   encryption?: EncryptionRef;
   /** Download limit per second, e.g. `50MiB`. */
   bandwidthLimit?: string | number;
+  /** Only print the plan: the backups the restore would apply. */
+  dryRun?: boolean;
 }
 
 export interface ValidationContext {
@@ -195,6 +201,11 @@ export function validateBackupFs(req: BackupFsRequest, ctx: ValidationContext): 
   if (copies.length > 0) input.copies = copies.filter((c): c is StorageTarget => c !== undefined);
   if (encryption) input.encryption = encryption;
   if (bandwidthLimit) input.bandwidthLimit = bandwidthLimit;
+  if (req.levels && Object.values(req.levels).some((v) => v !== undefined)) {
+    const bad = invalidLevelPolicy(req.levels);
+    if (bad) throw new ValidationError([bad]);
+    input.levels = Object.fromEntries(Object.entries(req.levels).filter(([, v]) => v !== undefined)) as LevelPolicy;
+  }
   return input;
 }
 
@@ -237,6 +248,7 @@ export function validateRestoreFs(req: RestoreFsRequest, ctx: ValidationContext)
   return {
     ...(encryption ? { encryption } : {}),
     ...(bandwidthLimit ? { bandwidthLimit } : {}),
+    ...(req.dryRun ? { dryRun: true } : {}),
     node,
     storage,
     name,
@@ -327,14 +339,20 @@ export function validatePrune(req: PruneRequest, ctx: ValidationContext): PruneB
   if (badName) problems.push(badName);
   const policy: RetentionPolicy = {};
   const counts = { keepLast: req.keepLast, keepDaily: req.keepDaily, keepWeekly: req.keepWeekly, keepMonthly: req.keepMonthly };
+  // A flag that is not a number at all is reported with what was given; the policy check then sees a stand-in, so
+  // that it does not add "needs at least one rule" to it.
+  const standIn: RetentionPolicy = {};
   for (const [rule, value] of Object.entries(counts) as [keyof typeof counts, number | string | undefined][]) {
     const n = countOf(value);
-    if (n !== undefined) policy[rule] = n;
+    if (n === undefined) continue;
+    if (Number.isNaN(n)) problems.push(`--${rule.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a whole number of at least 1 (got ${JSON.stringify(value)})`);
+    else policy[rule] = n;
+    standIn[rule] = Number.isNaN(n) ? 1 : n;
   }
   const olderThan = durationOf(req.olderThan, '--older-than', problems);
   if (olderThan !== undefined) policy.olderThanMs = olderThan;
-  // A bad --older-than has its own message; the policy check would add "needs at least one rule" to it.
-  problems.push(...invalidRetentionPolicy(req.olderThan !== undefined && olderThan === undefined ? { ...policy, olderThanMs: 1 } : policy));
+  if (req.olderThan !== undefined) standIn.olderThanMs = olderThan ?? 1;
+  problems.push(...invalidRetentionPolicy(standIn));
   const storage = storageOf(req.storage, ctx, problems);
   if (problems.length > 0 || !storage) throw new ValidationError(problems);
   return { node, storage, host: req.host ?? node, name: req.name, policy, dryRun: req.dryRun ?? false };

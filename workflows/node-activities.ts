@@ -51,13 +51,14 @@ const maintenance: ActivityOptions = {
 
 export function nodeActivities(node: string) {
   const taskQueue = nodeTaskQueue(node);
-  const { planFsBackup, selectBackup, listStoredBackups, describeStorage } = proxyActivities<NodeActivities>({ ...quick, taskQueue });
+  const { planFsBackup, selectBackup, planRestore, listStoredBackups, describeStorage } = proxyActivities<NodeActivities>({ ...quick, taskQueue });
   const { backupFilesystem, restoreFilesystem, verifyStoredBackup } = proxyActivities<NodeActivities>({ ...transfer, taskQueue });
   const { discardUncommittedBackup, discardRestoreStaging } = proxyActivities<NodeActivities>({ ...cleanup, taskQueue });
   const { deleteBackup, findUncommitted, removeUncommitted } = proxyActivities<NodeActivities>({ ...maintenance, taskQueue });
   return {
     planFsBackup,
     selectBackup,
+    planRestore,
     listStoredBackups,
     describeStorage,
     backupFilesystem,

@@ -46,6 +46,9 @@ interface BackupFlags extends KeyFlags {
   compression: string;
   level?: number;
   segmentSize: string;
+  maxLevel?: number;
+  alwaysLevel?: number;
+  restartAlwaysLevel?: number;
   wait: boolean;
 }
 
@@ -59,6 +62,7 @@ interface RestoreFlags extends KeyFlags {
   storage?: string;
   overwrite?: boolean;
   allowExternalSymlinks?: boolean;
+  dryRun?: boolean;
   wait: boolean;
 }
 
@@ -118,6 +122,9 @@ export function buildProgram(): Command {
     .option('--key-file <path>', 'encrypt (AES-256-GCM per segment) with the 256-bit key in this file on the node (mode 600)')
     .option('--key-env <var>', "encrypt with the key in this environment variable of the node's worker")
     .option('--limit <rate>', 'upload bandwidth limit per second, e.g. 50MiB')
+    .option('--max-level <n>', 'incremental: levels 0..n-1, then a new level 0', intArg)
+    .option('--always-level <n>', 'incremental: levels 0..n, then every backup at level n against level n-1 (differential)', intArg)
+    .option('--restart-always-level <days>', "start a new level 0 when the chain's level 0 is this many days old", Number)
     .option('--no-wait', 'print the workflow id and return')
     .addHelpText('after', EXIT_HELP)
     .action(async (paths: string[], o: BackupFlags) => {
@@ -135,6 +142,7 @@ export function buildProgram(): Command {
             segmentSize: o.segmentSize,
             encryption: keyRef(o),
             bandwidthLimit: o.limit,
+            levels: { maxLevel: o.maxLevel, alwaysLevel: o.alwaysLevel, restartAlwaysLevelDays: o.restartAlwaysLevel },
             wait: o.wait,
           },
           out
@@ -158,6 +166,7 @@ export function buildProgram(): Command {
     .option('--key-file <path>', 'key file of an encrypted backup, on the node')
     .option('--key-env <var>', "environment variable of the node's worker holding the key")
     .option('--limit <rate>', 'download bandwidth limit per second, e.g. 50MiB')
+    .option('--dry-run', 'print the plan (the backups the restore would apply) and stop')
     .option('--no-wait', 'print the workflow id and return')
     .addHelpText('after', EXIT_HELP)
     .action(async (o: RestoreFlags) => {

@@ -310,14 +310,15 @@ test('prune and gc requests are validated before anything starts', () => {
   assert.equal(input.host, 'web-1');
   assert.equal(input.dryRun, true);
   assert.throws(() => validatePrune({ name: 'etc' }, ctx), /needs at least one of/);
+  assert.throws(() => validatePrune({ name: 'etc', keepWeekly: 0 }, ctx), /--keep-weekly must be a whole number of at least 1 \(got 0\)/);
   assert.throws(
     () => validatePrune({ name: 'bad name', keepLast: 'three', olderThan: '1 month' }, ctx),
     (e: unknown) =>
       e instanceof ValidationError &&
       e.problems.length === 3 &&
       /backup name/.test(e.problems[0]!) &&
-      /--older-than must be a duration/.test(e.problems[1]!) &&
-      /--keep-last must be a whole number/.test(e.problems[2]!)
+      /--keep-last must be a whole number of at least 1 \(got "three"\)/.test(e.problems[1]!) &&
+      /--older-than must be a duration .*got "1 month"/.test(e.problems[2]!)
   );
   assert.equal(validateGc({}, ctx).graceMs, DEFAULT_GC_GRACE_MS);
   assert.equal(validateGc({ grace: '2d', dryRun: true }, ctx).graceMs, 2 * DAY);

@@ -138,6 +138,8 @@ export interface RestoreFsInput {
   encryption?: EncryptionRef;
   /** Download limit in bytes per second; unlimited when absent. */
   bandwidthLimit?: number;
+  /** Only choose the backups to apply (the plan) and return it; nothing is read or written. */
+  dryRun?: boolean;
 }
 
 export interface RestoreFsResult {
@@ -151,6 +153,8 @@ export interface RestoreFsResult {
   warnings: string[];
   /** The backups applied, level 0 first (absent from results of workers older than levels). */
   chain?: BackupRef[];
+  /** True when this was only a plan (--dry-run). */
+  dryRun?: boolean;
 }
 
 /** A committed backup as listed from storage. */

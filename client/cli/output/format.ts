@@ -15,13 +15,14 @@ export function formatBytes(n: number): string {
 
 export function backupTable(backups: readonly BackupSummary[]): string {
   const table = new Table({
-    head: ['backup', 'level', 'taken (UTC)', 'files', 'size', 'stored', 'segments', 'compression', 'encrypted', 'warnings'],
+    head: ['backup', 'level', 'based on', 'taken (UTC)', 'files', 'size', 'stored', 'segments', 'compression', 'encrypted', 'warnings'],
     style: process.stdout.isTTY ? undefined : { head: [], border: [] },
   });
   for (const b of backups) {
     table.push([
       `${b.ref.host}_${b.ref.name}/${b.ref.timestamp}`,
       String(b.level),
+      b.parent ?? '-',
       b.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
       String(b.stats.files),
       formatBytes(b.stats.bytes),
@@ -33,4 +34,12 @@ export function backupTable(backups: readonly BackupSummary[]): string {
     ]);
   }
   return table.toString();
+}
+
+/** A restore plan: the backups applied, level 0 first. */
+export function formatPlan(plan: readonly BackupSummary[], verb: string): string {
+  const lines = plan.map(
+    (b, i) => `  ${i + 1}. level ${b.level}  ${b.ref.host}_${b.ref.name}/${b.ref.timestamp}  ${b.stats.files} files, ${formatBytes(b.stats.bytes)}`
+  );
+  return [`restore plan (${verb} ${plan.length} backup${plan.length === 1 ? '' : 's'}, in this order):`, ...lines].join('\n');
 }
