@@ -204,7 +204,7 @@ export function validateBackupFs(req: BackupFsRequest, ctx: ValidationContext): 
   if (req.levels && Object.values(req.levels).some((v) => v !== undefined)) {
     const bad = invalidLevelPolicy(req.levels);
     if (bad) throw new ValidationError([bad]);
-    input.levels = Object.fromEntries(Object.entries(req.levels).filter(([, v]) => v !== undefined)) as LevelPolicy;
+    input.levels = Object.fromEntries(Object.entries(req.levels).filter(([, v]) => v !== undefined));
   }
   return input;
 }

@@ -76,7 +76,7 @@ test('backup, list, restore and status through the CLI, with --json', async () =
   const r = cli('restore', 'fs', '--name', 'cli', '--target', dst, '--backup', `${node}_cli/${backup.ref.timestamp}`);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /every segment verified/);
-  assert.match(r.stdout, /restore plan \(applying 1 backup, in this order\):\n  1\. level 0/);
+  assert.match(r.stdout, /restore plan \(applying 1 backup, in this order\):\n {2}1\. level 0/);
   const dry = cli('restore', 'fs', '--name', 'cli', '--target', join(await tempDir('cli-dry'), 'x'), '--dry-run');
   assert.equal(dry.code, 0, dry.stderr);
   assert.match(dry.stdout, /restore plan \(would apply 1 backup/);
