@@ -4,7 +4,9 @@ import type { BackupRef } from '../workflows/shared/types';
 import type { StorageDriver } from './storage/driver';
 import { StorageError } from './storage/driver';
 import type { Manifest } from './manifest';
-import { parseManifest } from './manifest';
+import { parseManifest, summarize } from './manifest';
+import { restoreChain } from '../workflows/shared/levels';
+import { CorruptBackupError, NoBackupFoundError } from './failures';
 
 /** An object's whole content (manifests, and segments when they are checked). */
 export async function readAll(driver: StorageDriver, key: string, signal?: AbortSignal): Promise<Buffer> {
@@ -73,3 +75,16 @@ export async function discardUncommitted(
   }
   return { committed: false, removed };
 }
+
+/** The manifests a restore of `ref` applies, level 0 first; fails clearly when a link of the chain is missing. */
+export async function restoreChainOf(driver: StorageDriver, ref: BackupRef, signal: AbortSignal): Promise<Manifest[]> {
+  const target = await readManifest(driver, ref, signal);
+  if (!target) throw new NoBackupFoundError(`backup ${backupPrefix(ref)} has no manifest (not committed or deleted)`);
+  if ((target.parent ?? null) === null) return [target];
+  const all = await listManifests(driver, { host: ref.host, name: ref.name }, signal);
+  const byTs = new Map(all.map((m) => [m.ref.timestamp, m]));
+  const chain = restoreChain(all.map(summarize), summarize(target));
+  if (!chain) throw new CorruptBackupError(`the chain of ${backupPrefix(ref)} is broken: a backup it depends on is missing`);
+  return chain.map((b) => byTs.get(b.ref.timestamp)!);
+}
+

@@ -6,7 +6,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { activityInfo, ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import { backupId, backupPrefix, parseBackupTimestamp, segmentKey } from '../workflows/shared/naming';
-import { chooseLevel, restoreChain } from '../workflows/shared/levels';
+import { chooseLevel } from '../workflows/shared/levels';
 import type { LevelChoice } from '../workflows/shared/levels';
 import { deletedSince, encodeIndex } from './file-index';
 import type { IndexEntry } from './file-index';
@@ -24,8 +24,8 @@ import type {
   StorageTarget,
   TransferProgress,
 } from '../workflows/shared/types';
-import { discardUncommitted, listManifests, readManifest } from './catalog';
-import { CorruptBackupError, EncryptionKeyMismatchError, InvalidInputError, NoBackupFoundError, toFailure } from './failures';
+import { discardUncommitted, listManifests, restoreChainOf } from './catalog';
+import { EncryptionKeyMismatchError, InvalidInputError, NoBackupFoundError, toFailure } from './failures';
 import { TargetSet } from './fan-out';
 import { loadIndex, segmentAad } from './segment-store';
 import type { Manifest } from './manifest';
@@ -39,7 +39,6 @@ import type { SegmentRecord } from './pipeline/segment';
 import { extractTar } from './pipeline/tar-extract';
 import type { DirMeta } from './pipeline/tar-extract';
 import { parentsOf, safeEntryPath } from './pipeline/path-safety';
-import type { StorageDriver } from './storage/driver';
 import { createThrottle } from './pipeline/throttle';
 import { packSources } from './pipeline/tar-pack';
 import { scanSources, sourcePrefixes } from './pipeline/walk';
@@ -56,18 +55,6 @@ export interface FsBackupPlan {
   estimate: { files: number; dirs: number; bytes: number };
   /** The level this backup takes; absent in plans made before levels existed (= a full level 0). */
   level?: LevelChoice;
-}
-
-/** The manifests a restore of `ref` applies, level 0 first; fails clearly when a link of the chain is missing. */
-async function restoreChainOf(driver: StorageDriver, ref: BackupRef, signal: AbortSignal): Promise<Manifest[]> {
-  const target = await readManifest(driver, ref, signal);
-  if (!target) throw new NoBackupFoundError(`backup ${backupPrefix(ref)} has no manifest (not committed or deleted)`);
-  if ((target.parent ?? null) === null) return [target];
-  const all = await listManifests(driver, { host: ref.host, name: ref.name }, signal);
-  const byTs = new Map(all.map((m) => [m.ref.timestamp, m]));
-  const chain = restoreChain(all.map(summarize), summarize(target));
-  if (!chain) throw new CorruptBackupError(`the chain of ${backupPrefix(ref)} is broken: a backup it depends on is missing`);
-  return chain.map((b) => byTs.get(b.ref.timestamp)!);
 }
 
 /**

@@ -2,17 +2,17 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { cancellationSignal } from '@temporalio/activity';
-import { backupId, segmentKey } from '../workflows/shared/naming';
+import { backupId, indexKey, segmentKey } from '../workflows/shared/naming';
 import { formatStorage } from '../workflows/shared/storage-url';
 import type { StorageInfoGroup, StorageInfoInput, StorageInfoResult, VerifyBackupInput, VerifyBackupResult } from '../workflows/shared/types';
-import { listManifests, readManifest } from './catalog';
+import { listManifests, readAll, restoreChainOf } from './catalog';
 import { CorruptBackupError, EncryptionKeyMismatchError, NoBackupFoundError } from './failures';
 import { createDecompressor } from './pipeline/compress';
 import { decryptSegment, loadKey } from './pipeline/encrypt';
 import { readSegments } from './pipeline/segment';
 import { scanTar } from './pipeline/tar-scan';
 import { ProgressReporter } from './progress';
-import { segmentAad } from './segment-store';
+import { loadIndex, segmentAad, sha256 } from './segment-store';
 import type { OpenStorage } from './storage/registry';
 
 export function createInspectActivities(deps: { openStorage: OpenStorage }) {
@@ -22,37 +22,58 @@ export function createInspectActivities(deps: { openStorage: OpenStorage }) {
       const signal = cancellationSignal();
       const driver = deps.openStorage(input.storage);
       try {
-        const manifest = await readManifest(driver, input.ref, signal);
-        if (!manifest) throw new NoBackupFoundError(`no committed backup ${backupId(input.ref)} in ${formatStorage(input.storage)}`);
-        const key = manifest.encryption && input.encryption ? await loadKey(input.encryption) : undefined;
-        if (key && manifest.encryption && key.id !== manifest.encryption.keyId) {
-          throw new EncryptionKeyMismatchError(`the given key (id ${key.id}) is not the key of ${backupId(input.ref)} (id ${manifest.encryption.keyId})`);
-        }
-        const progress = new ProgressReporter({ phase: 'verifying', totalBytes: manifest.stats.storedBytes });
+        // An incremental backup is only as good as its chain: every level it depends on is verified too.
+        const chain = await restoreChainOf(driver, input.ref, signal).catch((err: unknown) => {
+          if (err instanceof NoBackupFoundError) throw new NoBackupFoundError(`no committed backup ${backupId(input.ref)} in ${formatStorage(input.storage)}`);
+          throw err;
+        });
+        const given = input.encryption ? await loadKey(input.encryption) : undefined;
+        const total = chain.reduce((n, m) => n + m.stats.storedBytes, 0);
+        const progress = new ProgressReporter({ phase: 'verifying', totalBytes: total });
+        const sum = { segments: 0, storedBytes: 0, entries: 0, bytes: 0, decrypted: true, archiveChecked: true };
         try {
-          let stored = 0;
-          const bytes = readSegments(
-            manifest.segments,
-            (index) => driver.get(segmentKey(input.ref, index), { signal }),
-            (index, size) => {
-              stored += size;
-              progress.update({ segment: index + 1, storedBytes: stored, bytes: stored });
-            },
-            key ? (index, data) => decryptSegment(data, key, segmentAad(input.ref, index)) : undefined
-          );
-          const base = { ref: input.ref, segments: manifest.segments.length, storedBytes: manifest.stats.storedBytes, decrypted: key !== undefined };
-          if (manifest.encryption && !key) {
-            for await (const _ of bytes) signal.throwIfAborted(); // hashes only: the content cannot be read
-            return { ...base, archiveChecked: false, entries: 0, bytes: 0 };
+          for (const manifest of chain) {
+            const key = manifest.encryption ? given : undefined;
+            if (key && manifest.encryption && key.id !== manifest.encryption.keyId) {
+              throw new EncryptionKeyMismatchError(`the given key (id ${key.id}) is not the key of ${backupId(manifest.ref)} (id ${manifest.encryption.keyId})`);
+            }
+            const readable = !manifest.encryption || key !== undefined;
+            if (manifest.index) {
+              if (readable) await loadIndex(driver, manifest, key, signal); // hash, authentication, format
+              else if (sha256(await readAll(driver, indexKey(manifest.ref), signal)) !== manifest.index.sha256) {
+                throw new CorruptBackupError(`the file index of ${backupId(manifest.ref)} does not match its manifest`);
+              }
+            }
+            const done = sum.storedBytes;
+            const bytes = readSegments(
+              manifest.segments,
+              (index) => driver.get(segmentKey(manifest.ref, index), { signal }),
+              (index, size) => {
+                sum.storedBytes += size;
+                progress.update({ segment: index + 1, storedBytes: sum.storedBytes, bytes: sum.storedBytes });
+              },
+              key ? (index, data) => decryptSegment(data, key, segmentAad(manifest.ref, index)) : undefined
+            );
+            sum.segments += manifest.segments.length;
+            if (manifest.encryption && !key) sum.decrypted = false;
+            if (!readable) {
+              for await (const _ of bytes) signal.throwIfAborted(); // hashes only: the content cannot be read
+              sum.archiveChecked = false;
+              continue;
+            }
+            const decompressed = createDecompressor(manifest.compression.algorithm);
+            pipeline(Readable.from(bytes), decompressed, { signal }).catch(() => undefined);
+            const scan = await scanTar(decompressed, signal);
+            if (scan.bytes !== manifest.stats.bytes) {
+              throw new CorruptBackupError(`archive of ${backupId(manifest.ref)} holds ${scan.bytes} bytes of file content, the manifest says ${manifest.stats.bytes}`);
+            }
+            if (scan.unsafe.length > 0) throw new CorruptBackupError(`archive has entries a restore would refuse: ${scan.unsafe.join('; ')}`);
+            sum.entries += scan.entries;
+            sum.bytes += scan.bytes;
+            sum.storedBytes = done + manifest.stats.storedBytes;
           }
-          const decompressed = createDecompressor(manifest.compression.algorithm);
-          pipeline(Readable.from(bytes), decompressed, { signal }).catch(() => undefined);
-          const scan = await scanTar(decompressed, signal);
-          if (scan.bytes !== manifest.stats.bytes) {
-            throw new CorruptBackupError(`archive holds ${scan.bytes} bytes of file content, the manifest says ${manifest.stats.bytes}`);
-          }
-          if (scan.unsafe.length > 0) throw new CorruptBackupError(`archive has entries a restore would refuse: ${scan.unsafe.join('; ')}`);
-          return { ...base, archiveChecked: true, entries: scan.entries, bytes: scan.bytes };
+          const anyEncrypted = chain.some((m) => m.encryption);
+          return { ref: input.ref, ...sum, decrypted: anyEncrypted && sum.decrypted, chain: chain.map((m) => m.ref) };
         } finally {
           progress.stop();
         }

@@ -62,3 +62,20 @@ test('info sums backups per host and name', async () => {
   assert.equal(info.totals.segments, plain.stats.segments + encrypted.stats.segments);
   assert.equal(info.totals.storedBytes, plain.stats.storedBytes + encrypted.stats.storedBytes);
 });
+
+test('verify of an incremental backup verifies its whole chain', async () => {
+  const src = await tempDir('verify-chain');
+  await writeFile(join(src, 'a'), 'level 0');
+  const l0 = await env.client.backupFs({ paths: [src], name: 'chained', levels: { maxLevel: 5 } });
+  await writeFile(join(src, 'b'), 'level 1');
+  const l1 = await env.client.backupFs({ paths: [src], name: 'chained', levels: { maxLevel: 5 } });
+  const r = await env.client.verifyBackup({ backup: id(l1) });
+  assert.deepEqual(r.chain, [l0.ref, l1.ref]);
+  assert.equal(r.segments, l0.stats.segments + l1.stats.segments);
+  // A damaged level 0 makes the level 1 unverifiable too.
+  const victim = join(env.storageDir, ...segmentKey(l0.ref, 0).split('/'));
+  const bytes = await readFile(victim);
+  bytes[0] = bytes[0]! ^ 1;
+  await writeFile(victim, bytes);
+  await assert.rejects(env.client.verifyBackup({ backup: id(l1) }), (e: unknown) => /CorruptSegmentError/.test(describeFailure(e)));
+});

@@ -199,6 +199,8 @@ export interface VerifyBackupResult {
   archiveChecked: boolean;
   entries: number;
   bytes: number;
+  /** Every backup verified: the chain of an incremental backup, level 0 first. */
+  chain?: BackupRef[];
 }
 
 export interface StorageInfoInput {
