@@ -64,7 +64,7 @@ test('restore refuses to overwrite existing files unless asked, and changes noth
   await assert.rejects(handle.result(), (e: unknown) => e instanceof WorkflowFailedError && /RestoreConflictError.*empty\.txt/.test(describeFailure(e)));
   assert.deepEqual(await listFiles(dst), ['empty.txt']);
   assert.equal(await readFile(join(dst, 'empty.txt'), 'utf8'), 'mine');
-  assert.deepEqual(await activityTypes(env.client, handle.workflowId), ['selectBackup', 'restoreFilesystem', 'discardRestoreStaging']);
+  assert.deepEqual(await activityTypes(env.client, handle.workflowId), ['selectBackup', 'planRestore', 'restoreFilesystem', 'discardRestoreStaging']);
 
   await env.client.restoreFs({ name: 'roundtrip', target: dst, overwrite: true });
   assert.deepEqual(await diffTrees(src, dst), []);
