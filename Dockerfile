@@ -13,5 +13,5 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 ENV NODE_ENV=production
-ENTRYPOINT ["node", "dist/workers/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/workers/main.js"]
 CMD ["--role", "central"]

@@ -67,7 +67,8 @@ export async function startPermafrost(opts: { workDir: string; storage: string; 
     await new Promise((resolve) => log.once('open', resolve));
     const env = { ...process.env, TEMPORAL_ADDRESS: address, PERMAFROST_NODE: node, PERMAFROST_STORAGE: opts.storage, PERMAFROST_DATA_DIR: opts.workDir, PERMAFROST_LOG_LEVEL: 'warn' };
     central = spawn(process.execPath, [join(REPO, 'dist/workers/main.js'), '--role', 'central'], { env, stdio: ['ignore', log, log] });
-    worker = spawn(process.execPath, [join(REPO, 'dist/workers/main.js'), '--role', 'node'], { env, stdio: ['ignore', log, log] });
+    // As deployed (Dockerfile, scripts/embedded.sh): a small young generation keeps the streaming worker's RSS low.
+    worker = spawn(process.execPath, ['--max-semi-space-size=4', join(REPO, 'dist/workers/main.js'), '--role', 'node'], { env, stdio: ['ignore', log, log] });
     const config = loadConfig({ address, node, storage: opts.storage, dataDir: opts.workDir, logLevel: 'warn' }, {});
     client = await PermafrostClient.connect(config);
     for (let i = 0; ; i++) {

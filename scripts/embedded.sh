@@ -17,7 +17,8 @@ case "${1:-status}" in
     bash scripts/temporal-dev.sh start
     if worker_running; then echo "worker already running (pid $(cat "$PIDFILE"))"; exit 0; fi
     mkdir -p "$PERMAFROST_DATA_DIR"
-    setsid node dist/workers/main.js --role all >>"$LOG" 2>&1 < /dev/null &
+    # A small young generation keeps the worker's RSS low while it streams large segments (see README, benchmark).
+    setsid node --max-semi-space-size=4 dist/workers/main.js --role all >>"$LOG" 2>&1 < /dev/null &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 60); do
       if grep -q '"permafrost worker started"' "$LOG" 2>/dev/null && worker_running; then

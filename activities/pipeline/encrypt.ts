@@ -71,8 +71,8 @@ export function encryptSegment(plain: Buffer, key: SegmentKey, aad: string): Buf
   const nonce = randomBytes(NONCE);
   const cipher = createCipheriv('aes-256-gcm', key.key, nonce);
   cipher.setAAD(Buffer.from(aad));
-  const body = Buffer.concat([cipher.update(plain), cipher.final()]);
-  return Buffer.concat([MAGIC, nonce, body, cipher.getAuthTag()]);
+  // One concat: the segment-sized ciphertext is copied once (array elements are evaluated in order: final, then tag).
+  return Buffer.concat([MAGIC, nonce, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
 }
 
 export function decryptSegment(stored: Buffer, key: SegmentKey, aad: string): Buffer {
@@ -85,7 +85,9 @@ export function decryptSegment(stored: Buffer, key: SegmentKey, aad: string): Bu
   decipher.setAAD(Buffer.from(aad));
   decipher.setAuthTag(tag);
   try {
-    return Buffer.concat([decipher.update(stored.subarray(MAGIC.length + NONCE, stored.length - TAG)), decipher.final()]);
+    const plain = decipher.update(stored.subarray(MAGIC.length + NONCE, stored.length - TAG));
+    const rest = decipher.final(); // authenticates; empty for GCM
+    return rest.length === 0 ? plain : Buffer.concat([plain, rest]);
   } catch {
     throw new DecryptionFailedError(`segment ${aad} failed authentication: wrong key or the data was altered`);
   }
