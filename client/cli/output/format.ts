@@ -15,13 +15,14 @@ export function formatBytes(n: number): string {
 
 export function backupTable(backups: readonly BackupSummary[]): string {
   const table = new Table({
-    head: ['backup', 'level', 'based on', 'taken (UTC)', 'files', 'size', 'stored', 'segments', 'compression', 'encrypted', 'warnings'],
+    head: ['backup', 'level', 'chain (level 0)', 'based on', 'taken (UTC)', 'files', 'size', 'stored', 'segments', 'compression', 'encrypted', 'warnings'],
     style: process.stdout.isTTY ? undefined : { head: [], border: [] },
   });
   for (const b of backups) {
     table.push([
       `${b.ref.host}_${b.ref.name}/${b.ref.timestamp}`,
       String(b.level),
+      b.chain,
       b.parent ?? '-',
       b.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
       String(b.stats.files),
