@@ -6,6 +6,7 @@ import type { StorageDriver } from '../../activities/storage/driver';
 import { formatBackupTimestamp, manifestKey, segmentKey } from '../../workflows/shared/naming';
 import type { BackupRef } from '../../workflows/shared/types';
 import { buildTar } from './malicious-tar';
+import type { EntrySpec } from './malicious-tar';
 
 export const DAY = 86_400_000;
 
@@ -21,6 +22,8 @@ export interface PlantOptions {
   parent?: string | null;
   /** Files of the archive: name -> content. */
   files?: Record<string, string>;
+  /** Raw archive entries instead of `files` (hostile ones included, for restore-safety tests). */
+  entries?: EntrySpec[];
   /** The archive is split into this many segments (default 2). */
   segments?: number;
   /** Write the segments only (an uncommitted backup). */
@@ -30,7 +33,7 @@ export interface PlantOptions {
 /** A restorable backup (uncompressed tar, unencrypted) at `ref`; returns the number of objects written. */
 export async function plantBackup(driver: StorageDriver, ref: BackupRef, opts: PlantOptions = {}): Promise<number> {
   const files = opts.files ?? { [`file-${ref.timestamp}.txt`]: `content of ${ref.timestamp}\n` };
-  const tar = await buildTar(Object.entries(files).map(([name, body]) => ({ name, body, mtime: new Date(0) })));
+  const tar = await buildTar(opts.entries ?? Object.entries(files).map(([name, body]) => ({ name, body, mtime: new Date(0) })));
   const count = opts.segments ?? 2;
   const size = Math.ceil(tar.length / count);
   const segments = [];

@@ -3,15 +3,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { access, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { describeFailure } from '../../client';
-import { commitManifest } from '../../activities/catalog';
-import { MANIFEST_FORMAT } from '../../activities/manifest';
 import { LocalStorage } from '../../activities/storage/local';
-import { segmentKey } from '../../workflows/shared/naming';
-import type { BackupRef } from '../../workflows/shared/types';
-import { buildTar } from '../helpers/malicious-tar';
 import type { EntrySpec } from '../helpers/malicious-tar';
+import { plantBackup } from '../helpers/plant';
 import { startTestEnv } from '../helpers/temporal';
 import type { TestEnv } from '../helpers/temporal';
 import { listFiles, tempDir } from '../helpers/tree';
@@ -22,31 +17,8 @@ before(async () => {
 });
 after(async () => env.shutdown());
 
-async function plant(name: string, entries: EntrySpec[]): Promise<BackupRef> {
-  const storage = new LocalStorage(env.storageDir);
-  const ref = { host: env.node, name, timestamp: '20261126T000000.000Z' };
-  const tar = await buildTar(entries);
-  await storage.put(segmentKey(ref, 0), tar);
-  const stats = { files: 1, dirs: 0, symlinks: 0, hardlinks: 0, bytes: tar.length, streamBytes: tar.length, storedBytes: tar.length, segments: 1 };
-  await commitManifest(storage, {
-    format: MANIFEST_FORMAT,
-    kind: 'fs',
-    ref,
-    level: 0,
-    createdAt: new Date().toISOString(),
-    completedAt: new Date().toISOString(),
-    workflowId: 'planted',
-    runId: 'planted',
-    sources: [{ path: '/x', prefix: '' }],
-    exclude: [],
-    compression: { algorithm: 'none' },
-    encryption: null,
-    segmentSize: tar.length,
-    segments: [{ index: 0, size: tar.length, sha256: createHash('sha256').update(tar).digest('hex') }],
-    stats,
-    warnings: [],
-  });
-  return ref;
+async function plant(name: string, entries: EntrySpec[]): Promise<void> {
+  await plantBackup(new LocalStorage(env.storageDir), { host: env.node, name, timestamp: '20261126T000000.000Z' }, { entries, segments: 1 });
 }
 
 async function refused(name: string, entries: EntrySpec[], pattern: RegExp): Promise<string> {

@@ -4,31 +4,17 @@
  * (`<version>-prune-backups.json`) and a GC that removes a crashed backup's folder (`<version>-collect-garbage.json`).
  * The other histories are left alone (test/replay/record.ts records those).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { LocalStorage } from '../../activities/storage/local';
 import { startTestEnv } from '../helpers/temporal';
+import { saveHistory } from './save-history';
 import { ago, plantBackup } from '../helpers/plant';
 
-const ROOT = join(__dirname, '..', '..', '..');
-const OUT = join(ROOT, 'test', 'replay', 'histories');
-const TEMPORAL = join(ROOT, '.tools', 'bin', 'temporal');
 
 async function main(): Promise<void> {
   process.env.PERMAFROST_TEST_TEMPORAL_ADDRESS ??= process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
   const env = await startTestEnv();
   const version = process.argv[2] ?? 'v2';
-  const save = async (label: string, workflowId: string): Promise<void> => {
-    const json = execFileSync(TEMPORAL, ['workflow', 'show', '-w', workflowId, '-o', 'json', '--address', env.config.temporal.address], {
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    await mkdir(OUT, { recursive: true });
-    const file = join(OUT, `${version}-${label}.json`);
-    await writeFile(file, json);
-    console.log(`recorded ${file}`);
-  };
+  const save = (label: string, workflowId: string): Promise<void> => saveHistory(env.config.temporal.address, version, label, workflowId);
   try {
     const storage = new LocalStorage(env.storageDir);
     const ref = (timestamp: string) => ({ host: env.node, name: 'replay', timestamp });

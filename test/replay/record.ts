@@ -3,31 +3,17 @@
  * (TEMPORAL_ADDRESS or PERMAFROST_TEST_TEMPORAL_ADDRESS). Re-record only for a new workflow version; older histories
  * stay, so that every version still replays (a change that breaks them needs `patched()`).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { generateTree, tempDir, writeRandomFile } from '../helpers/tree';
 import { startTestEnv } from '../helpers/temporal';
+import { saveHistory } from './save-history';
 
-const ROOT = join(__dirname, '..', '..', '..');
-const OUT = join(ROOT, 'test', 'replay', 'histories');
-const TEMPORAL = join(ROOT, '.tools', 'bin', 'temporal');
 
 async function main(): Promise<void> {
   process.env.PERMAFROST_TEST_TEMPORAL_ADDRESS ??= process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
   const env = await startTestEnv();
   const version = process.argv[2] ?? 'v1';
-  const save = async (label: string, workflowId: string): Promise<void> => {
-    // The CLI's export is the format the UI downloads and Worker.runReplayHistory reads.
-    const json = execFileSync(TEMPORAL, ['workflow', 'show', '-w', workflowId, '-o', 'json', '--address', env.config.temporal.address], {
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    await mkdir(OUT, { recursive: true });
-    const file = join(OUT, `${version}-${label}.json`);
-    await writeFile(file, json);
-    console.log(`recorded ${file}`);
-  };
+  const save = (label: string, workflowId: string): Promise<void> => saveHistory(env.config.temporal.address, version, label, workflowId);
   try {
     const src = await tempDir('record');
     await generateTree(src);

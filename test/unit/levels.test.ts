@@ -2,23 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseLevel, invalidLevelPolicy, restoreChain } from '../../workflows/shared/levels';
 import type { BackupSummary } from '../../workflows/shared/types';
+import { summary } from '../helpers/summary';
 
-function b(timestamp: string, level: number, chain: string, parent: string | null): BackupSummary {
-  return {
-    ref: { host: 'h', name: 'n', timestamp },
-    kind: 'fs',
-    level,
-    chain,
-    parent,
-    createdAt: '',
-    completedAt: '',
-    sources: ['/x'],
-    compression: 'zstd',
-    encrypted: false,
-    stats: { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytes: 0, streamBytes: 0, storedBytes: 0, segments: 1 },
-    warningCount: 0,
-  };
-}
+const b = (timestamp: string, level: number, chain: string, parent: string | null): BackupSummary => summary(timestamp, { level, chain, parent });
 const T = (d: number): string => `202611${String(d).padStart(2, '0')}T000000.000Z`;
 const now = new Date('2026-11-30T00:00:00Z');
 

@@ -2,23 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseUtcDate, selectRestorePoint } from '../../workflows/shared/selection';
 import type { BackupSummary } from '../../workflows/shared/types';
+import { summary } from '../helpers/summary';
 
-function backup(timestamp: string): BackupSummary {
-  return {
-    ref: { host: 'h', name: 'n', timestamp },
-    kind: 'fs',
-    level: 0,
-    chain: timestamp,
-    parent: null,
-    createdAt: '',
-    completedAt: '',
-    sources: ['/x'],
-    compression: 'zstd',
-    encrypted: false,
-    stats: { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytes: 0, streamBytes: 0, storedBytes: 0, segments: 1 },
-    warningCount: 0,
-  };
-}
+const backup = (timestamp: string): BackupSummary => summary(timestamp);
 
 const backups = ['20261101T000000.000Z', '20261110T120000.000Z', '20261120T235959.999Z'].map(backup);
 
