@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { runActivity } from '../helpers/activity';
 import { createNodeActivities } from '../../activities';
 import { StorageError } from '../../activities/storage/driver';
 import { openStorage } from '../../activities/storage/registry';
@@ -15,10 +16,7 @@ import { diffTrees, generateTree, listFiles, tempDir, writeRandomFile } from '..
 
 const acts = createNodeActivities({ openStorage });
 
-/** MockActivityEnvironment.run with the activity's own argument and result types. */
-function run<F extends (...args: never[]) => Promise<unknown>>(env: MockActivityEnvironment, fn: F, ...args: Parameters<F>): ReturnType<F> {
-  return env.run(fn as never, ...(args as never[])) as ReturnType<F>;
-}
+const run = runActivity;
 
 async function backupInput(src: string, store: string, extra: Partial<BackupFsInput> = {}): Promise<BackupFsInput & { timestamp: string }> {
   return {

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MockActivityEnvironment } from '@temporalio/testing';
+import { mockEnv, runActivity } from '../helpers/activity';
 import { createNodeActivities } from '../../activities';
 import { openStorage } from '../../activities/storage/registry';
 import { formatBackupTimestamp } from '../../workflows/shared/naming';
@@ -15,7 +15,7 @@ import { diffTrees, generateTree, tempDir, writeRandomFile } from '../helpers/tr
 const acts = createNodeActivities({ openStorage });
 
 function run<F extends (...args: never[]) => Promise<unknown>>(fn: F, ...args: Parameters<F>): ReturnType<F> {
-  return new MockActivityEnvironment().run(fn as never, ...(args as never[])) as ReturnType<F>;
+  return runActivity(mockEnv(), fn, ...args);
 }
 
 let clock = Date.parse('2026-11-01T00:00:00Z');

@@ -1,18 +1,18 @@
 /** Garbage collection through the real dev server and workers, over local storage: only old uncommitted data goes. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { LocalStorage, TEMP_MARK } from '../../activities/storage/local';
 import { segmentKey } from '../../workflows/shared/naming';
 import type { BackupRef } from '../../workflows/shared/types';
+import { runCli } from '../helpers/cli';
+import type { CliResult } from '../helpers/cli';
 import { activityTypes, startTestEnv } from '../helpers/temporal';
 import type { TestEnv } from '../helpers/temporal';
 import { ago, isCommitted, keysOf, plantBackup } from '../helpers/plant';
 import { listFiles, tempDir } from '../helpers/tree';
 
-const ROOT = join(__dirname, '..', '..', '..');
 
 let env: TestEnv;
 let storage: LocalStorage;
@@ -48,18 +48,7 @@ async function writeTemp(key: string, body: string): Promise<void> {
   await writeFile(path, body);
 }
 
-async function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/client/cli/main.js'), ...args], {
-    env: { ...process.env, TEMPORAL_ADDRESS: env.config.temporal.address, PERMAFROST_NODE: env.node, PERMAFROST_STORAGE: env.storage },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { code, stdout, stderr };
-}
+const cli = (...args: string[]): Promise<CliResult> => runCli(env, ...args);
 
 const id = (ref: BackupRef): string => `${ref.host}_${ref.name}/${ref.timestamp}`;
 

@@ -1,12 +1,9 @@
 /** Retention through the real dev server and workers, over local storage: planted chains, dry runs, prunes, restores. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
 import { describeFailure } from '../../client';
 import { createNodeActivities } from '../../activities';
 import type { StorageDriver } from '../../activities/storage/driver';
@@ -14,12 +11,14 @@ import { StorageError } from '../../activities/storage/driver';
 import { LocalStorage } from '../../activities/storage/local';
 import { manifestKey } from '../../workflows/shared/naming';
 import type { BackupRef, StorageTarget } from '../../workflows/shared/types';
+import { mockEnv, runActivity } from '../helpers/activity';
+import { runCli } from '../helpers/cli';
+import type { CliResult } from '../helpers/cli';
 import { activityTypes, startTestEnv } from '../helpers/temporal';
 import type { TestEnv } from '../helpers/temporal';
 import { ago, isCommitted, keysOf, plantBackup } from '../helpers/plant';
 import { listFiles, tempDir } from '../helpers/tree';
 
-const ROOT = join(__dirname, '..', '..', '..');
 
 let env: TestEnv;
 let storage: LocalStorage;
@@ -33,23 +32,10 @@ const ref = (name: string, timestamp: string): BackupRef => ({ host: env.node, n
 
 /** MockActivityEnvironment.run with the activity's own argument and result types. */
 function run<F extends (...args: never[]) => Promise<unknown>>(fn: F, ...args: Parameters<F>): ReturnType<F> {
-  const quiet = new DefaultLogger('ERROR'); // expected failures would otherwise be logged as warnings
-  return new MockActivityEnvironment(undefined, { logger: quiet }).run(fn as never, ...(args as never[])) as ReturnType<F>;
+  return runActivity(mockEnv(), fn, ...args);
 }
 
-/** Runs the CLI as the operator would (asynchronously: this process also runs the workers). */
-async function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/client/cli/main.js'), ...args], {
-    env: { ...process.env, TEMPORAL_ADDRESS: env.config.temporal.address, PERMAFROST_NODE: env.node, PERMAFROST_STORAGE: env.storage },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { code, stdout, stderr };
-}
+const cli = (...args: string[]): Promise<CliResult> => runCli(env, ...args);
 
 /**
  * Two chains of `name`, older-than 30d:
