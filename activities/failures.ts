@@ -5,6 +5,7 @@
 import { ApplicationFailure, cancellationSignal, CancelledFailure } from '@temporalio/activity';
 import { NON_RETRYABLE_ERRORS } from '../workflows/shared/errors';
 import { StorageError } from './storage/driver';
+import { OpenStackError } from './openstack/errors';
 
 /** Bad input that slipped past the client's checks (a path missing on the node, say). */
 export class InvalidInputError extends Error {
@@ -33,6 +34,12 @@ export function toFailure(err: unknown): unknown {
   if (signal?.aborted) return signal.reason instanceof CancelledFailure ? signal.reason : new CancelledFailure(String(signal.reason));
   if (err instanceof StorageError) {
     return ApplicationFailure.create({ message: err.message, type: `Storage${err.code}`, nonRetryable: err.permanent, cause: err });
+  }
+  if (err instanceof OpenStackError) {
+    // Typed for the workflow (`OpenStackNotFound`, ...): NotFound, Conflict, Unauthorized, Forbidden, OverLimit and
+    // other refusals are final; 5xx, rate limits and connection failures are retried by Temporal.
+    const type = `OpenStack${err.kind}`;
+    return ApplicationFailure.create({ message: err.message, type, nonRetryable: (NON_RETRYABLE_ERRORS as readonly string[]).includes(type), cause: err });
   }
   if (err instanceof Error) {
     const type = err.name === 'Error' ? (err as NodeJS.ErrnoException).code ?? 'Error' : err.name;

@@ -106,13 +106,16 @@ export class TargetSet {
     return sizes.find((s) => s !== undefined) ?? 0;
   }
 
-  /** Writes each live target's index, then its manifest (built from that target's own records), last. */
-  async commit(index: Buffer, build: (records: SegmentRecord[], storedBytes: number, index: { size: number; sha256: string }) => Manifest): Promise<void> {
+  /** Writes each live target's index (file backups), then its manifest (built from that target's own records), last. */
+  async commit(
+    index: Buffer | undefined,
+    build: (records: SegmentRecord[], storedBytes: number, index: { size: number; sha256: string } | undefined) => Manifest
+  ): Promise<void> {
     await Promise.all(
       this.live().map(async (t) => {
         try {
           await t.store.pruneStale();
-          const stored = await t.store.storeIndex(index);
+          const stored = index === undefined ? undefined : await t.store.storeIndex(index);
           const records = t.store.records;
           const manifest = build(records, records.reduce((n, r) => n + r.size, 0), stored);
           await commitManifest(t.driver, manifest, this.signal);

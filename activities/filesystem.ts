@@ -231,7 +231,7 @@ export function createFsActivities(deps: FsActivityDeps) {
           const stats = await packed;
           progress.update({ phase: 'committing', files: stats.files, bytes: stats.bytes }, true);
           const deleted = base ? deletedSince(base, index) : [];
-          const manifestFor = (records: SegmentRecord[], stored: number, storedIndex: { size: number; sha256: string }): Manifest => ({
+          const manifestFor = (records: SegmentRecord[], stored: number, storedIndex: { size: number; sha256: string } | undefined): Manifest => ({
             format: MANIFEST_FORMAT,
             kind: 'fs',
             ref,

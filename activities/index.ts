@@ -4,12 +4,19 @@ import type { FsActivityDeps } from './filesystem';
 import { withFailureMapping } from './failures';
 import { createInspectActivities } from './inspect';
 import { createRetentionActivities } from './retention';
+import { createVolumeActivities } from './volumes';
+import type { VolumeActivityDeps } from './volumes';
 
-export type NodeActivityDeps = FsActivityDeps;
+export type NodeActivityDeps = FsActivityDeps & VolumeActivityDeps;
 
-/** Activities served on `permafrost-node-<host>`: everything that touches this node's disks and streams. */
+/** Activities served on `permafrost-node-<host>`: everything that touches this node's disks, streams and clouds. */
 export function createNodeActivities(deps: NodeActivityDeps) {
-  return withFailureMapping({ ...createFsActivities(deps), ...createInspectActivities(deps), ...createRetentionActivities(deps) });
+  return withFailureMapping({
+    ...createFsActivities(deps),
+    ...createInspectActivities(deps),
+    ...createRetentionActivities(deps),
+    ...createVolumeActivities(deps),
+  });
 }
 
 export type NodeActivities = ReturnType<typeof createNodeActivities>;

@@ -1,6 +1,6 @@
 /** The backup manifest: written last, so a backup without one is uncommitted and never listed. */
 import { z } from 'zod';
-import { COMPRESSIONS } from '../workflows/shared/types';
+import { BACKUP_KINDS, COMPRESSIONS } from '../workflows/shared/types';
 import type { BackupRef, BackupSummary } from '../workflows/shared/types';
 
 export const MANIFEST_FORMAT = 'permafrost-backup/1';
@@ -18,7 +18,7 @@ const statsSchema = z.object({
 
 export const manifestSchema = z.object({
   format: z.literal(MANIFEST_FORMAT),
-  kind: z.literal('fs'),
+  kind: z.enum(BACKUP_KINDS),
   ref: z.object({ host: z.string(), name: z.string(), timestamp: z.string() }),
   level: z.number().int().nonnegative(),
   /** Timestamp of the chain's level-0 backup (its own for a level 0). Manifests before levels existed lack it. */
@@ -39,6 +39,10 @@ export const manifestSchema = z.object({
   index: z.object({ size: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
   stats: statsSchema,
   warnings: z.array(z.string()),
+  /** Volume and image backups: the raw bytes stored (before compression), to check a restore against. */
+  blob: z.object({ size: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
+  /** Volume and image backups: what the OpenStack resource looked like (name, size, type, metadata ...). */
+  resource: z.object({ type: z.string(), id: z.string(), name: z.string() }).catchall(z.unknown()).optional(),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;
@@ -81,5 +85,6 @@ export function summarize(m: Manifest): BackupSummary {
     encrypted: m.encryption !== null,
     stats: m.stats,
     warningCount: m.warnings.length,
+    ...(m.resource ? { resource: { type: m.resource.type, id: m.resource.id, name: m.resource.name } } : {}),
   };
 }

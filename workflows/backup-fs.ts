@@ -1,6 +1,7 @@
-import { ApplicationFailure, upsertSearchAttributes } from '@temporalio/workflow';
+import { upsertSearchAttributes } from '@temporalio/workflow';
 import { nodeActivities } from './node-activities';
 import { withCleanup } from './shared/cleanup';
+import { discardUncommittedOnExit, failOnLostTargets } from './targets';
 import { backupId, formatBackupTimestamp } from './shared/naming';
 import { BackupKind, BackupName, BackupNode, BackupResource } from './shared/search-attributes';
 import { formatStorage } from './shared/storage-url';
@@ -25,29 +26,13 @@ export async function backupFs(input: BackupFsInput): Promise<BackupFsResult> {
     { ...input, timestamp },
   ]);
   return withCleanup(async (cleanup) => {
-    for (const storage of targets) {
-      cleanup.push('discard uncommitted backup data', () =>
-        node.discardUncommittedBackup.executeWithOptions({ summary: `discard uncommitted data of ${backupId(plan.ref)} in ${formatStorage(storage)}` }, [
-          { storage, ref: plan.ref },
-        ])
-      );
-    }
+    discardUncommittedOnExit(cleanup, node, targets, plan.ref);
     const result = await node.backupFilesystem.executeWithOptions(
       { summary: `stream ${input.paths.join(', ')} to ${targets.map(formatStorage).join(' + ')} as ${backupId(plan.ref)}` },
       [{ ...input, ...plan }]
     );
-    // A fan-out that lost a target is never reported as a plain success. (Workers older than fan-out return no
-    // `targets`; their single target committed when the step succeeded.)
-    const outcomes = (result.targets as TargetOutcome[] | undefined) ?? [];
-    const failed = outcomes.filter((t) => !t.committed);
-    if (failed.length > 0) {
-      const ok = outcomes.filter((t) => t.committed).map((t) => t.storage);
-      throw ApplicationFailure.nonRetryable(
-        `backup ${backupId(plan.ref)} committed on ${ok.join(', ')}; FAILED on ${failed.map((f) => `${f.storage} (${f.error ?? 'unknown error'})`).join(', ')}`,
-        'PartialBackupError',
-        result
-      );
-    }
+    // Workers older than fan-out return no `targets`; their single target committed when the step succeeded.
+    failOnLostTargets(plan.ref, (result.targets as TargetOutcome[] | undefined) ?? [], result);
     return result;
   });
 }

@@ -6,3 +6,8 @@ export { verifyBackup } from './verify-backup';
 export { storageInfo } from './storage-info';
 export { pruneBackups } from './prune-backups';
 export { collectGarbage } from './collect-garbage';
+export { backupVolume } from './backup-volume';
+export { restoreVolume } from './restore-volume';
+export { backupImage } from './backup-image';
+export { restoreImage } from './restore-image';
+export { backupVolumes } from './backup-volumes';

@@ -49,13 +49,48 @@ const maintenance: ActivityOptions = {
   retry: { initialInterval: '5s', maximumInterval: '2 minutes', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 };
 
+// OpenStack steps that create something and wait for it: the wait has its own (configurable) timeout and polls at
+// least every 2 s with a heartbeat; a dead worker is noticed after 1 minute and the step retried (it finds what it
+// created by name instead of creating it twice).
+const openstack: ActivityOptions = {
+  ...waitForCancel,
+  scheduleToStartTimeout: '10 minutes',
+  startToCloseTimeout: '7 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+};
+
 export function nodeActivities(node: string) {
   const taskQueue = nodeTaskQueue(node);
   const { planFsBackup, selectBackup, planRestore, listStoredBackups, describeStorage } = proxyActivities<NodeActivities>({ ...quick, taskQueue });
   const { backupFilesystem, restoreFilesystem, verifyStoredBackup } = proxyActivities<NodeActivities>({ ...transfer, taskQueue });
   const { discardUncommittedBackup, discardRestoreStaging } = proxyActivities<NodeActivities>({ ...cleanup, taskQueue });
   const { deleteBackup, findUncommitted, removeUncommitted } = proxyActivities<NodeActivities>({ ...maintenance, taskQueue });
+  const { listVolumeIds, describeVolume, describeImage, selectBlobBackup, readBackupRecord, checkRestoreTarget, finishRestoredVolume, finishRestoredImage } =
+    proxyActivities<NodeActivities>({ ...quick, taskQueue });
+  const { createTemporarySnapshot, createVolumeFromSnapshot, uploadVolumeToImage, createVolumeFromImage, reimageVolume } = proxyActivities<NodeActivities>({
+    ...openstack,
+    taskQueue,
+  });
+  const { streamImageToStorage, uploadBackupToImage } = proxyActivities<NodeActivities>({ ...transfer, taskQueue });
+  const { deleteTemporaries } = proxyActivities<NodeActivities>({ ...cleanup, taskQueue });
   return {
+    listVolumeIds,
+    describeVolume,
+    describeImage,
+    selectBlobBackup,
+    readBackupRecord,
+    checkRestoreTarget,
+    finishRestoredVolume,
+    finishRestoredImage,
+    createTemporarySnapshot,
+    createVolumeFromSnapshot,
+    uploadVolumeToImage,
+    createVolumeFromImage,
+    reimageVolume,
+    streamImageToStorage,
+    uploadBackupToImage,
+    deleteTemporaries,
     planFsBackup,
     selectBackup,
     planRestore,

@@ -38,7 +38,8 @@ export interface HttpRequest {
   method: Dispatcher.HttpMethod;
   url: string;
   headers?: Record<string, string>;
-  body?: Buffer | string;
+  /** A Readable is sent as it is read (uploads); it cannot be sent twice. */
+  body?: Buffer | string | Readable;
   signal?: AbortSignal;
   /** Overrides the client's headers timeout for this request (authentication answers fast or not at all). */
   headersTimeoutMs?: number;

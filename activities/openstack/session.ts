@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -542,6 +543,11 @@ export class OpenStackSession {
       if (res.status !== 401) return res;
       if (attempt >= 2) throw await this.http.errorFor(res, `${req.what} (rejected again after re-authenticating as ${this.description})`);
       await res.discard();
+      if (rest.body instanceof Readable) {
+        // A streamed body is spent: drop the token and let the step's retry send it again with a new one.
+        this.cache.delete(this.cacheKey);
+        throw new OpenStackError('Unavailable', `${req.what}: the token was rejected during a streamed upload; the upload is retried with a new token`, 401, res.requestId);
+      }
       state = await this.authenticate(req.signal, state);
     }
   }

@@ -157,10 +157,16 @@ export interface RestoreFsResult {
   dryRun?: boolean;
 }
 
+/** What a backup holds: a filesystem tree, a Cinder volume's bytes, a Glance image's bytes. */
+export const BACKUP_KINDS = ['fs', 'volume', 'image'] as const;
+export type BackupKindName = (typeof BACKUP_KINDS)[number];
+
 /** A committed backup as listed from storage. */
 export interface BackupSummary {
   ref: BackupRef;
-  kind: 'fs';
+  kind: BackupKindName;
+  /** Volume and image backups: the OpenStack resource backed up. */
+  resource?: { type: string; id: string; name: string };
   /** 0 = full; N = changes since the backup `parent`, of the chain that started with the level 0 at `chain`. */
   level: number;
   chain: string;
@@ -227,7 +233,9 @@ export interface StorageInfoResult {
 
 /** What the node activities heartbeat, and what the CLI shows as progress. Never holds secrets. */
 export interface TransferProgress {
-  phase: 'scanning' | 'reading' | 'writing' | 'verifying' | 'committing' | 'moving';
+  phase: 'scanning' | 'reading' | 'writing' | 'verifying' | 'committing' | 'moving' | 'waiting';
+  /** While waiting for an OpenStack resource: its last status seen. */
+  status?: string;
   files: number;
   bytes: number;
   /** Known total of `bytes`, when the activity knows it. */
@@ -356,4 +364,13 @@ export interface CollectGarbageResult {
   found: UncommittedFolder[];
   removed: UncommittedFolder[];
   skipped: { ref: BackupRef; reason: string }[];
+}
+
+/** How raw bytes (volume and image data) are stored: the same pipeline options as file backups. */
+export interface BlobStoreOptions {
+  compression: Compression;
+  compressionLevel?: number;
+  segmentSize: number;
+  encryption?: EncryptionRef;
+  bandwidthLimit?: number;
 }
