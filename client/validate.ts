@@ -11,6 +11,7 @@ import { COMPRESSIONS } from '../workflows/shared/types';
 import type {
   LevelPolicy,
   BackupFsInput,
+  BlobStoreOptions,
   CollectGarbageInput,
   Compression,
   EncryptionRef,
@@ -44,7 +45,7 @@ export function parseSize(text: string | number): number | undefined {
 }
 
 /** Checks a key reference (never the key): one of an absolute key file path or an environment variable name. */
-function checkEncryption(ref: EncryptionRef | undefined, checkLocally: boolean, problems: string[]): EncryptionRef | undefined {
+export function checkEncryption(ref: EncryptionRef | undefined, checkLocally: boolean, problems: string[]): EncryptionRef | undefined {
   if (ref === undefined || (ref.keyFile === undefined && ref.keyEnv === undefined)) return undefined;
   if (ref.keyFile !== undefined && ref.keyEnv !== undefined) problems.push('give either a key file or a key environment variable, not both');
   if (ref.keyFile !== undefined) {
@@ -63,7 +64,7 @@ function checkEncryption(ref: EncryptionRef | undefined, checkLocally: boolean, 
 }
 
 /** A bandwidth limit: bytes per second as a size (`50MiB`), at least 64 KiB/s. */
-function checkLimit(limit: string | number | undefined, problems: string[]): number | undefined {
+export function checkLimit(limit: string | number | undefined, problems: string[]): number | undefined {
   if (limit === undefined) return undefined;
   const bytes = parseSize(limit);
   if (bytes === undefined || bytes < 64 * 1024) {
@@ -143,7 +144,8 @@ function invalidStorageTarget(target: StorageTarget): string | undefined {
   }
 }
 
-function storageOf(value: string | StorageTarget | undefined, ctx: ValidationContext, problems: string[]): StorageTarget | undefined {
+/** One storage given as a URL (or the configured default) or as a target object. */
+export function storageOf(value: string | StorageTarget | undefined, ctx: ValidationContext, problems: string[]): StorageTarget | undefined {
   if (value !== undefined && typeof value !== 'string') {
     const bad = invalidStorageTarget(value);
     if (bad) problems.push(bad);
@@ -154,9 +156,51 @@ function storageOf(value: string | StorageTarget | undefined, ctx: ValidationCon
   return parsed.ok ? parsed.target : undefined;
 }
 
-function checkNode(node: string, problems: string[]): void {
+export function checkNode(node: string, problems: string[]): void {
   const bad = invalidNodeName(node);
   if (bad) problems.push(bad);
+}
+
+/** How a backup stream is stored: compression, segments, encryption, bandwidth (backup fs, volume and image backups). */
+export interface BlobOptionsRequest {
+  compression?: string;
+  compressionLevel?: number;
+  segmentSize?: string | number;
+  encryption?: EncryptionRef;
+  /** Upload limit per second, e.g. `50MiB`. */
+  bandwidthLimit?: string | number;
+}
+
+/** The checked stream options; undefined when a problem was added. Optional fields are only present when set. */
+export function checkBlobOptions(req: BlobOptionsRequest, checkLocally: boolean, problems: string[]): BlobStoreOptions | undefined {
+  const before = problems.length;
+  const compression = (req.compression ?? 'zstd') as Compression;
+  if (!COMPRESSIONS.includes(compression)) problems.push(`compression must be one of ${COMPRESSIONS.join(', ')}, not ${JSON.stringify(req.compression)}`);
+  const badLevel = COMPRESSIONS.includes(compression) ? invalidLevel(compression, req.compressionLevel) : undefined;
+  if (badLevel) problems.push(badLevel);
+  const segmentSize = parseSize(req.segmentSize ?? DEFAULT_SEGMENT_SIZE);
+  if (segmentSize === undefined || segmentSize < MIN_SEGMENT || segmentSize > MAX_SEGMENT) {
+    problems.push(`segment size must be between 64KiB and 5GiB, e.g. 64MiB (got ${JSON.stringify(req.segmentSize)})`);
+  }
+  const encryption = checkEncryption(req.encryption, checkLocally, problems);
+  const bandwidthLimit = checkLimit(req.bandwidthLimit, problems);
+  if (problems.length > before || segmentSize === undefined) return undefined;
+  return {
+    compression,
+    compressionLevel: req.compressionLevel,
+    segmentSize,
+    ...(encryption ? { encryption } : {}),
+    ...(bandwidthLimit ? { bandwidthLimit } : {}),
+  };
+}
+
+/** One storage or several that all receive a backup (fan-out): the first is the main one, no duplicates. */
+export function storagesOf(value: string | StorageTarget | (string | StorageTarget)[] | undefined, ctx: ValidationContext, problems: string[]): StorageTarget[] {
+  const requested = Array.isArray(value) ? value : [value];
+  const storages = (requested.length === 0 ? [undefined] : requested).map((s) => storageOf(s, ctx, problems));
+  const labels = storages.flatMap((s) => (s ? [formatStorage(s)] : []));
+  if (new Set(labels).size !== labels.length) problems.push('the same storage is given twice');
+  return storages.filter((s): s is StorageTarget => s !== undefined);
 }
 
 export function validateBackupFs(req: BackupFsRequest, ctx: ValidationContext): BackupFsInput {
@@ -181,26 +225,11 @@ export function validateBackupFs(req: BackupFsRequest, ctx: ValidationContext): 
   if (new Set(paths).size !== paths.length) problems.push('the same path is given twice');
   const exclude = req.exclude ?? [];
   if (exclude.some((e) => e.trim() === '')) problems.push('exclude patterns may not be empty');
-  const compression = (req.compression ?? 'zstd') as Compression;
-  if (!COMPRESSIONS.includes(compression)) problems.push(`compression must be one of ${COMPRESSIONS.join(', ')}, not ${JSON.stringify(req.compression)}`);
-  const badLevel = COMPRESSIONS.includes(compression) ? invalidLevel(compression, req.compressionLevel) : undefined;
-  if (badLevel) problems.push(badLevel);
-  const segmentSize = parseSize(req.segmentSize ?? DEFAULT_SEGMENT_SIZE);
-  if (segmentSize === undefined || segmentSize < MIN_SEGMENT || segmentSize > MAX_SEGMENT) {
-    problems.push(`segment size must be between 64KiB and 5GiB, e.g. 64MiB (got ${JSON.stringify(req.segmentSize)})`);
-  }
-  const requested = Array.isArray(req.storage) ? req.storage : [req.storage];
-  const storages = (requested.length === 0 ? [undefined] : requested).map((s) => storageOf(s, ctx, problems));
-  const labels = storages.flatMap((s) => (s ? [formatStorage(s)] : []));
-  if (new Set(labels).size !== labels.length) problems.push('the same storage is given twice');
-  const [storage, ...copies] = storages;
-  const encryption = checkEncryption(req.encryption, node === ctx.localNode, problems);
-  const bandwidthLimit = checkLimit(req.bandwidthLimit, problems);
-  if (problems.length > 0 || !storage || segmentSize === undefined) throw new ValidationError(problems);
-  const input: BackupFsInput = { node, name: req.name, paths, exclude, storage, compression, compressionLevel: req.compressionLevel, segmentSize };
-  if (copies.length > 0) input.copies = copies.filter((c): c is StorageTarget => c !== undefined);
-  if (encryption) input.encryption = encryption;
-  if (bandwidthLimit) input.bandwidthLimit = bandwidthLimit;
+  const blob = checkBlobOptions(req, node === ctx.localNode, problems);
+  const [storage, ...copies] = storagesOf(req.storage, ctx, problems);
+  if (problems.length > 0 || !storage || !blob) throw new ValidationError(problems);
+  const input: BackupFsInput = { node, name: req.name, paths, exclude, ...blob, storage };
+  if (copies.length > 0) input.copies = copies;
   if (req.levels && Object.values(req.levels).some((v) => v !== undefined)) {
     const bad = invalidLevelPolicy(req.levels);
     if (bad) throw new ValidationError([bad]);
@@ -313,14 +342,14 @@ export interface PruneRequest {
 }
 
 /** A whole count given as a number or as digits (CLI flags); undefined when absent, NaN when not a count. */
-function countOf(value: number | string | undefined): number | undefined {
+export function countOf(value: number | string | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'number') return value;
   return /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
 }
 
 /** A duration given as text (`30d`) or milliseconds. */
-function durationOf(value: string | number | undefined, flag: string, problems: string[]): number | undefined {
+export function durationOf(value: string | number | undefined, flag: string, problems: string[]): number | undefined {
   if (value === undefined) return undefined;
   const ms = typeof value === 'number' ? value : parseDuration(value);
   if (ms === undefined || !Number.isSafeInteger(ms) || ms <= 0) {

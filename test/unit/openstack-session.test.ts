@@ -1,8 +1,5 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,105 +16,39 @@ import type { CatalogService, CloudConfig } from '../../activities/openstack/ses
 import { decodeErrorBody, kindOfStatus, OpenStackError, toStorageError } from '../../activities/openstack/errors';
 import type { RequestEvent } from '../../activities/openstack/http';
 import { StorageError } from '../../activities/storage/driver';
+import { FakeOpenStack } from '../helpers/fake-openstack';
 
 const PASSWORD = 'pw-Xq7-very-secret';
 const APP_SECRET = 'appcred-secret-9f8e7d';
 const TEMPAUTH_KEY = 'tempauth-key-4242';
 
 /** A fake Keystone + tempauth + two-region object store on 127.0.0.1. */
-class FakeCloud {
-  server!: Server;
-  base = '';
-  keystoneAuths = 0;
-  tempauthAuths = 0;
-  serviceCalls = 0;
-  readonly valid = new Set<string>();
-  /** Lifetime of issued tokens, seconds; expires_at uses the clock below. */
-  ttl = 3600;
-  clock = Date.now();
-  lastAuthBody: unknown;
-  private next = 0;
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      void this.handle(req, res);
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  catalog(): unknown[] {
-    const ep = (iface: string, region: string): object => ({ interface: iface, region_id: region, region, url: `${this.base}/${region}-${iface}/` });
+const cloud = new FakeOpenStack({
+  password: PASSWORD,
+  appCredential: { id: 'ac-1', secret: APP_SECRET },
+  tempauth: { user: 'acct:user', key: TEMPAUTH_KEY },
+  catalog: (base) => {
+    const ep = (iface: string, region: string): object => ({ interface: iface, region_id: region, region, url: `${base}/${region}-${iface}/` });
     return [
       { type: 'identity', name: 'keystone', endpoints: [ep('public', 'r1')] },
       { type: 'object-store', name: 'swift', endpoints: [ep('public', 'r1'), ep('internal', 'r1'), ep('public', 'r2'), ep('internal', 'r2')] },
     ];
-  }
-
-  private issue(): string {
-    const token = `tok-${++this.next}-${'x'.repeat(20)}`;
-    this.valid.add(token);
-    return token;
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks).toString();
-    const url = new URL(req.url ?? '/', this.base);
-    res.setHeader('x-openstack-request-id', `req-${url.pathname.replace(/\W/g, '')}`);
-    if (req.method === 'POST' && url.pathname === '/v3/auth/tokens') {
-      this.keystoneAuths++;
-      const auth = (JSON.parse(body) as { auth: { identity: Record<string, unknown> } }).auth;
-      this.lastAuthBody = auth;
-      const pw = (auth.identity.password as { user?: { password?: string } } | undefined)?.user?.password;
-      const ac = auth.identity.application_credential as { id?: string; secret?: string } | undefined;
-      if (pw === PASSWORD || (ac?.id === 'ac-1' && ac.secret === APP_SECRET)) {
-        res.writeHead(201, { 'content-type': 'application/json', 'x-subject-token': this.issue() });
-        const issued = new Date(this.clock).toISOString();
-        res.end(JSON.stringify({ token: { issued_at: issued, expires_at: new Date(this.clock + this.ttl * 1000).toISOString(), catalog: this.catalog() } }));
-        return;
-      }
-      // A careless server that echoes what it got: the client must redact it.
-      res.writeHead(401, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { code: 401, title: 'Unauthorized', message: `The password ${pw ?? ac?.secret ?? ''} is wrong.` } }));
-      return;
-    }
-    if (url.pathname === '/auth/v1.0') {
-      this.tempauthAuths++;
-      if (req.headers['x-auth-user'] === 'acct:user' && req.headers['x-auth-key'] === TEMPAUTH_KEY) {
-        res.writeHead(200, { 'x-auth-token': this.issue(), 'x-storage-url': `${this.base}/v1/AUTH_acct`, 'x-auth-token-expires': '600' });
-      } else {
-        res.writeHead(401, { 'content-type': 'text/html' });
-        res.end(`<html><h1>Unauthorized</h1><p>key ${String(req.headers['x-auth-key'])}</p></html>`);
-        return;
-      }
-      res.end();
-      return;
-    }
-    this.serviceCalls++;
-    const token = req.headers['x-auth-token'];
-    if (url.pathname.includes('always401') || typeof token !== 'string' || !this.valid.has(token)) {
+  },
+  service: (req, res) => {
+    if (req.url.pathname.includes('always401')) {
       res.writeHead(401, { 'content-type': 'text/plain' });
-      res.end(`token ${String(token)} rejected`);
+      res.end(`token ${req.token} rejected`);
       return;
     }
-    if (url.pathname.endsWith('/boom')) {
+    if (req.url.pathname.endsWith('/boom')) {
       res.writeHead(503, { 'content-type': 'text/html' });
       res.end('<html><h1>Service Unavailable</h1><p>try later</p></html>');
       return;
     }
     res.writeHead(200, { 'content-type': 'text/plain' });
-    res.end(url.pathname);
-  }
-}
-
-const cloud = new FakeCloud();
+    res.end(req.url.pathname);
+  },
+});
 before(() => cloud.start());
 after(() => cloud.stop());
 

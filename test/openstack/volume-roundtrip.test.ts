@@ -1,0 +1,75 @@
+/** backupVolume and restoreVolume against the lab's real Keystone, Glance and Cinder, byte for byte. */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { OpenStackClients } from '../../activities/openstack/clients';
+import { CENTRAL_TASK_QUEUE } from '../../workflows/shared/queues';
+import type { BackupVolumeInput, BackupVolumeResult, RestoreVolumeInput, RestoreVolumeResult } from '../../workflows/shared/openstack-types';
+import { TAG_RESTORE_INCOMPLETE } from '../../workflows/shared/temporaries';
+import { activityTypes, startTestEnv } from '../helpers/temporal';
+import type { TestEnv } from '../helpers/temporal';
+import { createVolumeWithData, deleteVolume, fileSha256, labCloud, leftoversOf, nfsVolumePath, openLab } from '../helpers/lab';
+
+const MiB = 1024 * 1024;
+let env: TestEnv;
+let lab: OpenStackClients;
+const created: string[] = [];
+
+before(async () => {
+  labCloud();
+  env = await startTestEnv();
+  lab = await openLab();
+});
+
+after(async () => {
+  for (const id of created) await deleteVolume(lab, id).catch(() => undefined);
+  await lab.close();
+  await env.shutdown();
+});
+
+function backupInput(volumeId: string): BackupVolumeInput {
+  return { node: env.node, ...labCloud(), volumeId, storage: { driver: 'local', path: env.storageDir }, compression: 'zstd', segmentSize: 8 * MiB };
+}
+
+test('a 1 GiB volume with 64 MiB of random bytes: backup, restore, identical bytes, nothing left behind', async () => {
+  const src = await createVolumeWithData(lab, { name: 'pf-roundtrip-src', dataBytes: 64 * MiB, metadata: { app: 'db', tier: 'gold' } });
+  created.push(src.id);
+
+  const backupId = `test-backup-volume-${src.id}`;
+  const backup: BackupVolumeResult = await env.client.temporal.workflow.execute('backupVolume', {
+    taskQueue: CENTRAL_TASK_QUEUE,
+    workflowId: backupId,
+    args: [backupInput(src.id)],
+  });
+  assert.equal(backup.stats.bytes, 1024 * MiB);
+  assert.ok(backup.stats.storedBytes < 80 * MiB, `zeros compressed away: stored ${backup.stats.storedBytes}`);
+  assert.equal(backup.volume.name, 'pf-roundtrip-src');
+  assert.deepEqual(backup.volume.metadata, { app: 'db', tier: 'gold' });
+  assert.deepEqual(await leftoversOf(lab, backupId), [], 'no snapshot, volume or image of the backup is left');
+  const source = await lab.cinder.getVolume(src.id);
+  assert.equal(source.status, 'available');
+  assert.equal(await fileSha256(nfsVolumePath(src.id)), src.sha256, 'the source volume is untouched');
+  const steps = await activityTypes(env.client, backupId);
+  assert.deepEqual(
+    steps.filter((s) => s !== 'discardUncommittedBackup'),
+    ['describeVolume', 'createTemporarySnapshot', 'createVolumeFromSnapshot', 'uploadVolumeToImage', 'streamImageToStorage', 'deleteTemporaries', 'deleteTemporaries', 'deleteTemporaries']
+  );
+
+  const restoreId = `test-restore-volume-${src.id}`;
+  const input: RestoreVolumeInput = { node: env.node, ...labCloud(), storage: { driver: 'local', path: env.storageDir }, name: src.id };
+  const restored: RestoreVolumeResult = await env.client.temporal.workflow.execute('restoreVolume', { taskQueue: CENTRAL_TASK_QUEUE, workflowId: restoreId, args: [input] });
+  created.push(restored.volumeId);
+  assert.equal(restored.into, 'new');
+  assert.equal(restored.volumeName, `pf-roundtrip-src~${backup.ref.timestamp.replace(/\.\d{3}Z$/, 'Z')}`);
+  const volume = await lab.cinder.getVolume(restored.volumeId);
+  assert.equal(volume.status, 'available');
+  assert.equal(volume.size, 1);
+  assert.equal(volume.metadata.app, 'db');
+  assert.equal(volume.metadata.tier, 'gold');
+  assert.equal(volume.metadata[TAG_RESTORE_INCOMPLETE], undefined);
+  assert.equal(await fileSha256(nfsVolumePath(restored.volumeId)), src.sha256, 'restored bytes are identical');
+  assert.deepEqual(
+    (await leftoversOf(lab, restoreId)).filter((r) => r.id !== restored.volumeId),
+    [],
+    'the temporary image is gone'
+  );
+});
