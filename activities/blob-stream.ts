@@ -10,7 +10,7 @@ import { activityInfo, ApplicationFailure, log } from '@temporalio/activity';
 import { backupId, segmentKey } from '../workflows/shared/naming';
 import { DEFAULT_LEVELS } from '../workflows/shared/compression';
 import type { BackupKindName, BackupRef, BlobStoreOptions, StorageTarget, TargetOutcome } from '../workflows/shared/types';
-import { CorruptBackupError, EncryptionKeyMismatchError, InvalidInputError, toFailure } from './failures';
+import { CorruptBackupError, toFailure } from './failures';
 import { TargetSet } from './fan-out';
 import type { Manifest } from './manifest';
 import { MANIFEST_FORMAT } from './manifest';
@@ -21,6 +21,7 @@ import { readSegments, Segmenter } from './pipeline/segment';
 import { createThrottle } from './pipeline/throttle';
 import { ProgressReporter } from './progress';
 import { segmentAad } from './segment-store';
+export { keyFor } from './segment-store';
 import type { StorageDriver } from './storage/driver';
 import type { OpenStorage } from './storage/registry';
 
@@ -131,17 +132,6 @@ export async function storeBlob(
   } finally {
     await targets.close();
   }
-}
-
-/** The key for a backup's segments, checked against the key id it was written with, before anything is read. */
-export async function keyFor(manifest: Manifest, ref: BlobStoreOptions['encryption']): Promise<SegmentKey | undefined> {
-  if (!manifest.encryption) return undefined;
-  if (!ref) throw new InvalidInputError(`backup ${backupId(manifest.ref)} is encrypted: give its key (--key-file or --key-env)`);
-  const key = await loadKey(ref);
-  if (key.id !== manifest.encryption.keyId) {
-    throw new EncryptionKeyMismatchError(`the given key (id ${key.id}) is not the key backup ${backupId(manifest.ref)} was encrypted with (id ${manifest.encryption.keyId})`);
-  }
-  return key;
 }
 
 /**

@@ -5,7 +5,7 @@ import { isAbsolute, join, normalize } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { activityInfo, ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
-import { backupId, backupPrefix, parseBackupTimestamp, segmentKey } from '../workflows/shared/naming';
+import { backupPrefix, parseBackupTimestamp, segmentKey } from '../workflows/shared/naming';
 import { chooseLevel } from '../workflows/shared/levels';
 import type { LevelChoice } from '../workflows/shared/levels';
 import { deletedSince, encodeIndex } from './file-index';
@@ -17,7 +17,6 @@ import type {
   BackupFsResult,
   BackupRef,
   BackupSummary,
-  EncryptionRef,
   ListBackupsInput,
   RestoreFsInput,
   RestoreFsResult,
@@ -25,15 +24,14 @@ import type {
   TransferProgress,
 } from '../workflows/shared/types';
 import { discardUncommitted, listManifests, restoreChainOf } from './catalog';
-import { EncryptionKeyMismatchError, InvalidInputError, NoBackupFoundError, toFailure } from './failures';
+import { InvalidInputError, NoBackupFoundError, toFailure } from './failures';
 import { TargetSet } from './fan-out';
-import { loadIndex, segmentAad } from './segment-store';
+import { keyFor, loadIndex, segmentAad } from './segment-store';
 import type { Manifest } from './manifest';
 import { MANIFEST_FORMAT, summarize } from './manifest';
 import { DEFAULT_LEVELS } from '../workflows/shared/compression';
 import { createCompressor, createDecompressor } from './pipeline/compress';
 import { decryptSegment, loadKey } from './pipeline/encrypt';
-import type { SegmentKey } from './pipeline/encrypt';
 import { readSegments, Segmenter } from './pipeline/segment';
 import type { SegmentRecord } from './pipeline/segment';
 import { extractTar } from './pipeline/tar-extract';
@@ -86,18 +84,6 @@ function canBuildOn(m: Manifest, input: BackupFsInput, keyId: string | undefined
 
 const RESULT_WARNINGS = 50;
 
-/** The key for reading `manifest`'s segments, checked against the key id it was written with, before any read. */
-async function restoreKey(manifest: Manifest, ref: EncryptionRef | undefined): Promise<SegmentKey | undefined> {
-  if (!manifest.encryption) return undefined;
-  if (!ref) throw new InvalidInputError(`backup ${backupId(manifest.ref)} is encrypted: give its key (--key-file or --key-env)`);
-  const key = await loadKey(ref);
-  if (key.id !== manifest.encryption.keyId) {
-    throw new EncryptionKeyMismatchError(
-      `the given key (id ${key.id}) is not the key backup ${backupId(manifest.ref)} was encrypted with (id ${manifest.encryption.keyId})`
-    );
-  }
-  return key;
-}
 const MANIFEST_WARNINGS = 10_000;
 
 async function checkSources(paths: readonly string[]): Promise<void> {
@@ -320,7 +306,7 @@ export function createFsActivities(deps: FsActivityDeps) {
       try {
         return await withStorage(deps.openStorage, input.storage, async (driver) => {
           const chain = await restoreChainOf(driver, input.ref, signal);
-          const keys = await Promise.all(chain.map((m) => restoreKey(m, input.encryption)));
+          const keys = await Promise.all(chain.map((m) => keyFor(m, input.encryption)));
           const total = chain.reduce((n, m) => n + m.stats.bytes, 0);
           const progress = new ProgressReporter({ phase: 'writing', totalBytes: total });
           const links = new Map<string, string>();

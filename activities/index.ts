@@ -4,6 +4,8 @@ import type { FsActivityDeps } from './filesystem';
 import { withFailureMapping } from './failures';
 import { createInspectActivities } from './inspect';
 import { createRetentionActivities } from './retention';
+import { createSweepActivities } from './sweep';
+import { createNativeBackupActivities } from './native-backup';
 import { createVolumeActivities } from './volumes';
 import type { VolumeActivityDeps } from './volumes';
 
@@ -16,6 +18,8 @@ export function createNodeActivities(deps: NodeActivityDeps) {
     ...createInspectActivities(deps),
     ...createRetentionActivities(deps),
     ...createVolumeActivities(deps),
+    ...createSweepActivities(deps),
+    ...createNativeBackupActivities(deps),
   });
 }
 

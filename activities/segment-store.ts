@@ -6,9 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { backupId, backupPrefix, indexKey, segmentKey } from '../workflows/shared/naming';
-import type { BackupRef } from '../workflows/shared/types';
+import type { BackupRef, EncryptionRef } from '../workflows/shared/types';
+import { EncryptionKeyMismatchError, InvalidInputError } from './failures';
 import { readAll } from './catalog';
-import { decryptSegment, DecryptionFailedError, encryptSegment } from './pipeline/encrypt';
+import { decryptSegment, DecryptionFailedError, encryptSegment, loadKey } from './pipeline/encrypt';
 import type { SegmentKey } from './pipeline/encrypt';
 import type { Segment, SegmentRecord } from './pipeline/segment';
 import type { StorageDriver } from './storage/driver';
@@ -115,4 +116,15 @@ export async function loadIndex(driver: StorageDriver, manifest: Manifest, key: 
     throw new InvalidIndexError(`the file index of ${backupId(manifest.ref)} does not match its manifest`);
   }
   return decodeIndex(key ? decryptSegment(stored, key, indexAad(manifest.ref)) : stored);
+}
+
+/** The key for a backup's segments, checked against the key id it was written with, before anything is read. */
+export async function keyFor(manifest: Manifest, ref: EncryptionRef | undefined): Promise<SegmentKey | undefined> {
+  if (!manifest.encryption) return undefined;
+  if (!ref) throw new InvalidInputError(`backup ${backupId(manifest.ref)} is encrypted: give its key (--key-file or --key-env)`);
+  const key = await loadKey(ref);
+  if (key.id !== manifest.encryption.keyId) {
+    throw new EncryptionKeyMismatchError(`the given key (id ${key.id}) is not the key backup ${backupId(manifest.ref)} was encrypted with (id ${manifest.encryption.keyId})`);
+  }
+  return key;
 }

@@ -7,7 +7,6 @@
  *   npm run bench [-- --mib 450 --seed permafrost-bench --keep --no-freezer]
  *   env: PERMAFROST_BENCH_MIB, PERMAFROST_BENCH_SEED, PERMAFROST_BENCH_CACHE (data set cache folder)
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, hostname, release, tmpdir, totalmem } from 'node:os';
@@ -17,8 +16,8 @@ import { describeFailure } from '../client';
 import type { BackupFsRequest, RestoreFsRequest } from '../client';
 import { ensureDataset } from './dataset';
 import type { Dataset } from './dataset';
-import { diffFingerprints, diskBytes, dropCaches, fingerprintTree, listFiles, load1, MiB, timedRun, timedWith } from './measure';
-import type { RssPeaks } from './measure';
+import { diffFingerprints, diskBytes, dropCaches, fingerprintTree, listFiles, load1, MiB, sh, table, timedRun, timedWith, verdict } from './measure';
+import type { Check, RssPeaks } from './measure';
 import { REPO, startPermafrost } from './temporal';
 
 interface Row {
@@ -36,13 +35,6 @@ interface Row {
   verified?: boolean;
 }
 
-interface Check {
-  name: string;
-  value?: number;
-  unit: string;
-  target?: { op: '>=' | '<='; limit: number };
-}
-
 const mb = (bytes: number): string => (bytes / MiB).toFixed(1);
 const FREEZER_ENV = {
   OS_AUTH_URL: 'http://127.0.0.1:5000/v3',
@@ -57,20 +49,6 @@ const FREEZER_ENV = {
 
 function say(line = ''): void {
   process.stdout.write(`${line}\n`);
-}
-
-function sh(cmd: string): string {
-  try {
-    return execFileSync('bash', ['-c', cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  } catch (err) {
-    return `(${(err as Error).message.split('\n')[0]})`;
-  }
-}
-
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 /** freezer-agent on PATH, installing python3-freezer when missing; returns why it is unavailable, or undefined. */
@@ -243,13 +221,6 @@ class Bench {
       { name: 'permafrost zstd size vs tar | zstd', value: ratio(pf?.outputBytes, tarZstd?.outputBytes), unit: 'x' },
     ];
   }
-}
-
-function verdict(c: Check): string {
-  if (!c.target) return 'info';
-  if (c.value === undefined) return 'n/a';
-  const ok = c.target.op === '>=' ? c.value >= c.target.limit : c.value <= c.target.limit;
-  return ok ? 'PASS' : 'MISS';
 }
 
 async function main(): Promise<number> {

@@ -1,5 +1,8 @@
-/** Measuring tools: page cache dropping, peak RSS of a process (tree), timed child processes, tree comparison. */
-import { spawn } from 'node:child_process';
+/**
+ * Measuring tools: page cache dropping, peak RSS of a process (tree), timed child processes, tree comparison, and the
+ * printing shared by the benchmarks (tables, target checks).
+ */
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
@@ -10,6 +13,38 @@ export const MiB = 1024 * 1024;
 
 export function load1(): number {
   return loadavg()[0]!;
+}
+
+/** A shell command's trimmed output, or `(<error>)` (for version strings and log tails in reports). */
+export function sh(cmd: string): string {
+  try {
+    return execFileSync('bash', ['-c', cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch (err) {
+    return `(${(err as Error).message.split('\n')[0]})`;
+  }
+}
+
+/** A plain-text table: the first column left-aligned, the others right-aligned. */
+export function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** A measured value and, when it has one, its target. */
+export interface Check {
+  name: string;
+  value?: number;
+  unit: string;
+  target?: { op: '>=' | '<='; limit: number };
+}
+
+/** PASS / MISS against the target; `info` without one, `n/a` when it was not measured. */
+export function verdict(c: Check): string {
+  if (!c.target) return 'info';
+  if (c.value === undefined) return 'n/a';
+  const ok = c.target.op === '>=' ? c.value >= c.target.limit : c.value <= c.target.limit;
+  return ok ? 'PASS' : 'MISS';
 }
 
 /** `sync; echo 3 > /proc/sys/vm/drop_caches`; returns why it failed, or undefined. */

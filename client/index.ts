@@ -24,12 +24,47 @@ import type {
 import { loadConfig } from './config';
 import type { PermafrostConfig } from './config';
 import { connectOptions } from './connection';
+import * as openstack from './openstack';
+import type { Started, SweepSchedule } from './openstack';
 import { validateBackupFs, validateGc, validateList, validatePrune, validateRestoreFs, validateVerify } from './validate';
 import type { BackupFsRequest, GcRequest, PruneRequest, RestoreFsRequest, ValidationContext, VerifyRequest } from './validate';
+import type {
+  BackupImageRequest,
+  BackupVolumeNativeRequest,
+  BackupVolumeRequest,
+  BackupVolumesRequest,
+  RestoreImageRequest,
+  RestoreVolumeNativeRequest,
+  RestoreVolumeRequest,
+  SweepRequest,
+  SweepScheduleRequest,
+} from './validate-openstack';
+import type {
+  BackupImageInput,
+  BackupImageResult,
+  BackupVolumeInput,
+  BackupVolumeNativeInput,
+  BackupVolumeNativeResult,
+  BackupVolumeResult,
+  BackupVolumesInput,
+  BackupVolumesResult,
+  RestoreImageInput,
+  RestoreImageResult,
+  RestoreVolumeInput,
+  RestoreVolumeNativeInput,
+  RestoreVolumeNativeResult,
+  RestoreVolumeResult,
+  SweepInput,
+  SweepResult,
+} from '../workflows/shared/openstack-types';
 
 export { ValidationError } from './validate';
 export type { BackupFsRequest, GcRequest, PruneRequest, RestoreFsRequest, VerifyRequest } from './validate';
+export type * from './validate-openstack';
+export type { Started, SweepSchedule } from './openstack';
+export { sweepScheduleId } from './openstack';
 export type * from '../workflows/shared/types';
+export type * from '../workflows/shared/openstack-types';
 
 /** No worker polls a queue that a workflow needs, so it would wait instead of running. */
 export class WorkerUnavailableError extends Error {
@@ -72,6 +107,11 @@ export class PermafrostClient {
 
   private get ctx(): ValidationContext {
     return { localNode: this.config.node, defaultStorage: this.config.storage };
+  }
+
+  /** Defaults and local checks of request validation: this host's node name and the configured storage. */
+  get validationContext(): ValidationContext {
+    return this.ctx;
   }
 
   /**
@@ -213,6 +253,63 @@ export class PermafrostClient {
 
   async collectGarbage(request: GcRequest = {}): Promise<CollectGarbageResult> {
     return (await this.startCollectGarbage(request)).result();
+  }
+
+  // OpenStack (client/openstack.ts). Volume and image backups are stored as `volume_<name>/<timestamp>` and
+  // `image_<name>/<timestamp>`; `name` defaults to the resource id.
+
+  /** Backs up a Cinder volume: snapshot -> temporary volume -> image -> storage; every temporary is removed. */
+  startBackupVolume(request: BackupVolumeRequest): Promise<Started<BackupVolumeInput, BackupVolumeResult>> {
+    return openstack.startBackupVolume(this, request);
+  }
+
+  async backupVolume(request: BackupVolumeRequest): Promise<BackupVolumeResult> {
+    return (await this.startBackupVolume(request)).result();
+  }
+
+  /** Restores a volume backup as a new volume, or over an existing detached one (`targetVolumeId`). */
+  startRestoreVolume(request: RestoreVolumeRequest): Promise<Started<RestoreVolumeInput, RestoreVolumeResult>> {
+    return openstack.startRestoreVolume(this, request);
+  }
+
+  async restoreVolume(request: RestoreVolumeRequest): Promise<RestoreVolumeResult> {
+    return (await this.startRestoreVolume(request)).result();
+  }
+
+  startBackupImage(request: BackupImageRequest): Promise<Started<BackupImageInput, BackupImageResult>> {
+    return openstack.startBackupImage(this, request);
+  }
+
+  startRestoreImage(request: RestoreImageRequest): Promise<Started<RestoreImageInput, RestoreImageResult>> {
+    return openstack.startRestoreImage(this, request);
+  }
+
+  /** Backs up many volumes (ids, the project's, every project's) as child runs; the result reports each one. */
+  startBackupVolumes(request: BackupVolumesRequest): Promise<Started<BackupVolumesInput, BackupVolumesResult>> {
+    return openstack.startBackupVolumes(this, request);
+  }
+
+  /** A Cinder backup (Cinder's own backup service), incremental when possible, with keep-N rotation. */
+  startBackupVolumeNative(request: BackupVolumeNativeRequest): Promise<Started<BackupVolumeNativeInput, BackupVolumeNativeResult>> {
+    return openstack.startBackupVolumeNative(this, request);
+  }
+
+  startRestoreVolumeNative(request: RestoreVolumeNativeRequest): Promise<Started<RestoreVolumeNativeInput, RestoreVolumeNativeResult>> {
+    return openstack.startRestoreVolumeNative(this, request);
+  }
+
+  /** Removes temporaries permafrost left in OpenStack whose workflow no longer runs (or lists them: `dryRun`). */
+  startSweep(request: SweepRequest = {}): Promise<Started<SweepInput, SweepResult>> {
+    return openstack.startSweep(this, request);
+  }
+
+  async sweep(request: SweepRequest = {}): Promise<SweepResult> {
+    return (await this.startSweep(request)).result();
+  }
+
+  /** Creates or updates the schedule `permafrost-sweep-<node>` that sweeps every `every` (overlap: skip). */
+  scheduleSweep(request: SweepScheduleRequest): Promise<SweepSchedule> {
+    return openstack.scheduleSweep(this, request);
   }
 
   /**

@@ -162,11 +162,15 @@ function checkId(value: unknown, what: string, problems: string[]): string | und
   return value;
 }
 
+function hasControl(text: string): boolean {
+  return [...text].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+}
+
 /** A free-text name or setting (volume name, volume type, zone, region, cloud): non-empty, one line, not too long. */
 function checkText(value: unknown, what: string, problems: string[], max = 255): string | undefined {
   if (value === undefined) return undefined;
-  if (!isText(value) || value.trim() === '' || value.length > max || /[\0-\x1f\x7f]/.test(value)) {
-    problems.push(`${what} must be a non-empty text of at most ${max} characters without control characters (got ${JSON.stringify(value)})`);
+  if (!isText(value) || value.trim() === '' || value.length > max || hasControl(value)) {
+    problems.push(`${what} must be a non-empty text of at most ${max} characters without control characters (got ${isText(value) ? JSON.stringify(value) : `a ${typeof value}`})`);
     return undefined;
   }
   return value;

@@ -1,8 +1,10 @@
 /** Composition root of the workers: builds dependencies once, then the central and/or node worker. */
 import { existsSync } from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { WorkerOptions } from '@temporalio/worker';
 import { createNodeActivities } from '../activities';
+import { createCentralActivities } from '../activities/central';
 import { openStorage } from '../activities/storage/registry';
 import type { PermafrostConfig } from '../client/config';
 import { connectOptions } from '../client/connection';
@@ -25,13 +27,22 @@ function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath
   return { workflowsPath: require.resolve('../workflows') };
 }
 
-export async function createWorkers(config: PermafrostConfig, roles: readonly WorkerRole[]): Promise<RunningWorkers> {
+export interface WorkerExtras {
+  /** Activity interceptors of the node worker (tests inject faults with them). */
+  activityInterceptors?: NonNullable<WorkerOptions['interceptors']>['activity'];
+}
+
+export async function createWorkers(config: PermafrostConfig, roles: readonly WorkerRole[], extras: WorkerExtras = {}): Promise<RunningWorkers> {
   const connection = await NativeConnection.connect(connectOptions(config));
   const common = { connection, namespace: config.temporal.namespace, shutdownGraceTime: '20s' } as const;
   const workers: Worker[] = [];
+  // The central activities ask Temporal itself (is a workflow still running?): a client of the same namespace.
+  let clientConnection: Connection | undefined;
   try {
     if (roles.includes('central')) {
-      workers.push(await Worker.create({ ...common, taskQueue: CENTRAL_TASK_QUEUE, ...workflowSource() }));
+      clientConnection = await Connection.connect(connectOptions(config));
+      const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+      workers.push(await Worker.create({ ...common, taskQueue: CENTRAL_TASK_QUEUE, activities: createCentralActivities({ client }), ...workflowSource() }));
     }
     if (roles.includes('node')) {
       workers.push(
@@ -39,6 +50,7 @@ export async function createWorkers(config: PermafrostConfig, roles: readonly Wo
           ...common,
           taskQueue: config.nodeTaskQueue,
           activities: createNodeActivities({ openStorage }),
+          ...(extras.activityInterceptors ? { interceptors: { activity: extras.activityInterceptors } } : {}),
           maxConcurrentActivityTaskExecutions: 8,
           // Heartbeats carry the progress the CLI and UI show; the SDK would otherwise send them ~once a minute.
           maxHeartbeatThrottleInterval: '1s',
@@ -47,10 +59,13 @@ export async function createWorkers(config: PermafrostConfig, roles: readonly Wo
       );
     }
   } catch (err) {
+    await clientConnection?.close();
     await connection.close();
     throw err;
   }
-  const run = Promise.all(workers.map((w) => w.run())).then(() => undefined);
+  const run = Promise.all(workers.map((w) => w.run()))
+    .then(() => undefined)
+    .finally(() => clientConnection?.close().catch(() => undefined));
   return {
     workers,
     connection,

@@ -5,7 +5,7 @@ import { discardUncommittedOnExit, failOnLostTargets } from './targets';
 import { backupId, formatBackupTimestamp } from './shared/naming';
 import { BackupKind, BackupName, BackupNode, BackupResource } from './shared/search-attributes';
 import { formatStorage } from './shared/storage-url';
-import type { BackupFsInput, BackupFsResult, TargetOutcome } from './shared/types';
+import type { BackupFsInput, BackupFsResult } from './shared/types';
 
 /**
  * Backs up folders of a node into one or more storages: plan -> stream (fan-out) -> commit; uncommitted data never
@@ -32,7 +32,7 @@ export async function backupFs(input: BackupFsInput): Promise<BackupFsResult> {
       [{ ...input, ...plan }]
     );
     // Workers older than fan-out return no `targets`; their single target committed when the step succeeded.
-    failOnLostTargets(plan.ref, (result.targets as TargetOutcome[] | undefined) ?? [], result);
+    failOnLostTargets(plan.ref, result.targets ?? [], result);
     return result;
   });
 }

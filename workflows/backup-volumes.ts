@@ -24,7 +24,8 @@ export async function backupVolumes(input: BackupVolumesInput): Promise<BackupVo
   let next = 0;
   const lane = async (): Promise<void> => {
     for (let i = next++; i < outcomes.length; i = next++) {
-      const o = outcomes[i]!;
+      const o = outcomes[i];
+      if (!o) break;
       try {
         o.result = await executeChild(backupVolume, {
           workflowId: o.workflowId,
@@ -45,7 +46,11 @@ export async function backupVolumes(input: BackupVolumesInput): Promise<BackupVo
 
 /** The innermost cause of a child's failure (the activity's message, not "child workflow failed"). */
 function errorMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause) e = e.cause as { message?: string; cause?: unknown };
+  interface Chain {
+    message?: string;
+    cause?: unknown;
+  }
+  let e = err as Chain | undefined;
+  while (e?.cause) e = e.cause as Chain;
   return e?.message ?? String(err);
 }

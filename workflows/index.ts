@@ -11,3 +11,6 @@ export { restoreVolume } from './restore-volume';
 export { backupImage } from './backup-image';
 export { restoreImage } from './restore-image';
 export { backupVolumes } from './backup-volumes';
+export { backupVolumeNative } from './backup-volume-native';
+export { restoreVolumeNative } from './restore-volume-native';
+export { sweepOrphans } from './sweep-orphans';

@@ -74,6 +74,11 @@ export function nodeActivities(node: string) {
   });
   const { streamImageToStorage, uploadBackupToImage } = proxyActivities<NodeActivities>({ ...transfer, taskQueue });
   const { deleteTemporaries } = proxyActivities<NodeActivities>({ ...cleanup, taskQueue });
+  const { listManagedBackups, prepareNativeRestore, finishNativeRestore } = proxyActivities<NodeActivities>({ ...quick, taskQueue });
+  const { createNativeBackup, deleteNativeBackup, restoreNativeBackup } = proxyActivities<NodeActivities>({ ...openstack, taskQueue });
+  const { discardNativeRestore } = proxyActivities<NodeActivities>({ ...cleanup, taskQueue });
+  // The orphan sweep: listings of a whole project (or cloud) and many deletions, each heartbeating while it waits.
+  const { findOrphanCandidates, deleteOrphans } = proxyActivities<NodeActivities>({ ...maintenance, taskQueue });
   return {
     listVolumeIds,
     describeVolume,
@@ -91,6 +96,9 @@ export function nodeActivities(node: string) {
     streamImageToStorage,
     uploadBackupToImage,
     deleteTemporaries,
+    listManagedBackups, prepareNativeRestore, finishNativeRestore, createNativeBackup, deleteNativeBackup, restoreNativeBackup, discardNativeRestore,
+    findOrphanCandidates,
+    deleteOrphans,
     planFsBackup,
     selectBackup,
     planRestore,

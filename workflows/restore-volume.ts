@@ -51,7 +51,7 @@ export async function restoreVolume(input: RestoreVolumeInput): Promise<RestoreV
       await node.finishRestoredVolume.executeWithOptions({ summary: `finish volume ${input.targetVolumeId}` }, [
         { ...place, volumeId: input.targetVolumeId, bootable: record.bootable },
       ]);
-      return { ref, volumeId: input.targetVolumeId, volumeName: volumeName, size: record.size, into: 'existing' as const };
+      return { ref, volumeId: input.targetVolumeId, volumeName, size: record.size, into: 'existing' as const };
     }
 
     cleanup.push('delete unfinished restored volume', () =>

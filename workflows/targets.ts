@@ -1,6 +1,6 @@
 /** The storage side of every backup workflow: undo of uncommitted data, and the verdict of a fan-out. */
 import { ApplicationFailure } from '@temporalio/workflow';
-import { nodeActivities } from './node-activities';
+import type { nodeActivities } from './node-activities';
 import type { Cleanup } from './shared/cleanup';
 import { backupId } from './shared/naming';
 import { formatStorage } from './shared/storage-url';

@@ -69,15 +69,19 @@ export class ServiceApi {
   }
 }
 
-/** Walks a marker-paged listing (`limit` + `marker` = the last id) until a short page. */
-export async function listAllPages<T extends { id: string }>(page: (marker: string | undefined, limit: number) => Promise<T[]>, limit = 500): Promise<T[]> {
+/**
+ * Walks a marker-paged listing (`limit` + `marker` = the last id) until a short page without a next link. A service
+ * may cap pages below the asked limit (Cinder `osapi_max_limit`, Glance `api_limit_max`); its next link
+ * (`volumes_links`, `next`), which `page` reports as `next`, then says there is more.
+ */
+export async function listAllPages<T extends { id: string }>(page: (marker: string | undefined, limit: number) => Promise<{ items: T[]; next: boolean }>, limit = 500): Promise<T[]> {
   const out: T[] = [];
   let marker: string | undefined;
   for (;;) {
-    const items = await page(marker, limit);
+    const { items, next } = await page(marker, limit);
     out.push(...items);
     const last = items.at(-1);
-    if (items.length < limit || last === undefined) return out;
+    if ((items.length < limit && !next) || last === undefined) return out;
     marker = last.id;
   }
 }

@@ -74,6 +74,13 @@ export interface ListFilter {
   allTenants?: boolean;
 }
 
+/** A listing's `<kind>_links`: a `next` link when the service has more than it returned. */
+type Links<K extends string> = { [key in K]?: { rel: string; href: string }[] };
+
+function hasNext(links: { rel: string }[] | undefined): boolean {
+  return (links ?? []).some((l) => l.rel === 'next');
+}
+
 function listQuery(filter: ListFilter, marker: string | undefined, limit: number): Record<string, string | number | undefined> {
   const { allTenants, ...rest } = filter;
   return { ...rest, ...(allTenants ? { all_tenants: 1 } : {}), marker, limit, sort: 'created_at:asc' };
@@ -98,13 +105,13 @@ export class CinderClient {
 
   async listVolumes(filter: ListFilter = {}, signal?: AbortSignal): Promise<CinderVolume[]> {
     return listAllPages(async (marker, limit) => {
-      const page = await this.api.json<{ volumes: CinderVolume[] }>('GET', '/volumes/detail', 'list volumes', { signal, query: listQuery(filter, marker, limit) });
-      return page.volumes;
+      const page = await this.api.json<{ volumes: CinderVolume[] } & Links<'volumes_links'>>('GET', '/volumes/detail', 'list volumes', { signal, query: listQuery(filter, marker, limit) });
+      return { items: page.volumes, next: hasNext(page.volumes_links) };
     });
   }
 
   async createVolume(body: Record<string, unknown>, signal?: AbortSignal): Promise<CinderVolume> {
-    return (await this.api.json<{ volume: CinderVolume }>('POST', '/volumes', `create volume ${String(body.name ?? '')}`, { body: { volume: body }, signal })).volume;
+    return (await this.api.json<{ volume: CinderVolume }>('POST', '/volumes', `create volume ${typeof body.name === 'string' ? body.name : ''}`, { body: { volume: body }, signal })).volume;
   }
 
   /** Deletes the volume; false when it was already gone (404 = done). */
@@ -161,8 +168,8 @@ export class CinderClient {
 
   async listSnapshots(filter: ListFilter = {}, signal?: AbortSignal): Promise<CinderSnapshot[]> {
     return listAllPages(async (marker, limit) => {
-      const page = await this.api.json<{ snapshots: CinderSnapshot[] }>('GET', '/snapshots/detail', 'list snapshots', { signal, query: listQuery(filter, marker, limit) });
-      return page.snapshots;
+      const page = await this.api.json<{ snapshots: CinderSnapshot[] } & Links<'snapshots_links'>>('GET', '/snapshots/detail', 'list snapshots', { signal, query: listQuery(filter, marker, limit) });
+      return { items: page.snapshots, next: hasNext(page.snapshots_links) };
     });
   }
 
@@ -183,8 +190,8 @@ export class CinderClient {
 
   async listBackups(filter: ListFilter = {}, signal?: AbortSignal): Promise<CinderBackup[]> {
     return listAllPages(async (marker, limit) => {
-      const page = await this.api.json<{ backups: CinderBackup[] }>('GET', '/backups/detail', 'list backups', { signal, query: listQuery(filter, marker, limit) });
-      return page.backups;
+      const page = await this.api.json<{ backups: CinderBackup[] } & Links<'backups_links'>>('GET', '/backups/detail', 'list backups', { signal, query: listQuery(filter, marker, limit) });
+      return { items: page.backups, next: hasNext(page.backups_links) };
     });
   }
 

@@ -9,7 +9,8 @@ export type ImageStatus = 'queued' | 'saving' | 'uploading' | 'importing' | 'act
 export interface GlanceImage {
   id: string;
   name: string | null;
-  status: ImageStatus | string;
+  /** An ImageStatus (Glance may add more). */
+  status: string;
   size: number | null;
   virtual_size?: number | null;
   disk_format: string | null;
@@ -79,17 +80,17 @@ export class GlanceClient {
 
   async list(filter: ImageFilter, signal?: AbortSignal): Promise<GlanceImage[]> {
     return listAllPages(async (marker, limit) => {
-      const page = await this.api.json<{ images: GlanceImage[] }>('GET', '/v2/images', 'list images', {
+      const page = await this.api.json<{ images: GlanceImage[]; next?: string }>('GET', '/v2/images', 'list images', {
         signal,
         query: { ...filter, marker, limit, sort_key: 'created_at', sort_dir: 'asc' },
       });
-      return page.images;
+      return { items: page.images, next: page.next !== undefined };
     });
   }
 
   /** Creates an image record (status queued); custom properties are plain string fields of `body`. */
   async create(body: Record<string, unknown>, signal?: AbortSignal): Promise<GlanceImage> {
-    return this.api.json<GlanceImage>('POST', '/v2/images', `create image ${String(body.name ?? '')}`, { body, signal });
+    return this.api.json<GlanceImage>('POST', '/v2/images', `create image ${typeof body.name === 'string' ? body.name : ''}`, { body, signal });
   }
 
   /** A JSON-patch update (`add` also replaces; removing a missing property is a 409). */

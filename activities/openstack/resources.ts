@@ -119,7 +119,8 @@ export async function deleteAndWait(ops: KindOps, kind: ResourceKind, id: string
   const what = `${kind} ${id}`;
   const settled = await waitSettled(`delete ${what}: waiting for it to leave a busy state`, () => ops.byId(id, opts.signal), ops.busy, opts);
   if (!settled) return false;
-  const existed = await ops.remove(id, opts.signal);
+  // A delete already under way (sent by an earlier attempt): Cinder refuses a second one (400), so only wait for it.
+  const existed = settled.status.toLowerCase() === 'deleting' ? true : await ops.remove(id, opts.signal);
   await waitGone(`delete ${what}`, () => ops.byId(id, opts.signal), opts);
   return existed;
 }

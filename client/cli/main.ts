@@ -11,6 +11,12 @@ import type { ConfigFlags } from '../config';
 import { describeFailure, PermafrostClient, ValidationError, WorkerUnavailableError } from '../index';
 import { COMPRESSIONS } from '../../workflows/shared/types';
 import { runBackupFs } from './commands/backup';
+import { addImageCommands } from './commands/image';
+import { addSweepCommand } from './commands/sweep';
+import { addVolumeCommands } from './commands/volume';
+import type { Runner } from './commands/volume';
+import { collect, EXIT_HELP, intArg, keyRef } from './flags';
+import type { KeyFlags } from './flags';
 import { runCancel } from './commands/cancel';
 import { runInfo } from './commands/info';
 import { runGc } from './commands/gc';
@@ -24,18 +30,8 @@ import type { Output } from './output/output';
 
 const EXIT = { ok: 0, failed: 1, usage: 2, cancelled: 3, unavailable: 4, notFound: 5 } as const;
 
-const EXIT_HELP = `
-Exit status: 0 success, 1 the run failed, 2 invalid input, 3 cancelled, terminated or timed out,
-4 Temporal or a worker unavailable, 5 no such workflow.`;
-
 interface GlobalOptions extends ConfigFlags {
   json?: boolean;
-}
-
-interface KeyFlags {
-  keyFile?: string;
-  keyEnv?: string;
-  limit?: string;
 }
 
 interface BackupFlags extends KeyFlags {
@@ -64,20 +60,6 @@ interface RestoreFlags extends KeyFlags {
   allowExternalSymlinks?: boolean;
   dryRun?: boolean;
   wait: boolean;
-}
-
-function keyRef(o: KeyFlags): { keyFile?: string; keyEnv?: string } | undefined {
-  return o.keyFile !== undefined || o.keyEnv !== undefined ? { keyFile: o.keyFile, keyEnv: o.keyEnv } : undefined;
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
-function intArg(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new ValidationError([`${JSON.stringify(value)} is not an integer`]);
-  return n;
 }
 
 async function withClient(program: Command, fn: (client: PermafrostClient, out: Output) => Promise<void>): Promise<void> {
@@ -174,12 +156,16 @@ export function buildProgram(): Command {
       await withClient(program, (client, out) => runRestoreFs(client, { ...rest, encryption: keyRef(o), bandwidthLimit: limit }, out));
     });
 
+  const run: Runner = (fn) => withClient(program, fn);
+  addVolumeCommands(backup, restore, run);
+  addImageCommands(backup, restore, run);
+
   program
     .command('list')
     .description('list committed backups in a storage')
     .option('--storage <url>', 'storage to list')
     .option('--name <name>', 'only this backup name')
-    .option('--host <host>', 'only backups taken on this host')
+    .option('--host <host>', 'only backups taken on this host; volume or image for OpenStack backups')
     .option('--node <node>', 'node that reads the storage (default: this host)')
     .action(async (o: { storage?: string; name?: string; host?: string; node?: string }) => {
       await withClient(program, (client, out) => runList(client, o, out));
@@ -238,6 +224,8 @@ export function buildProgram(): Command {
     .action(async (o: { storage?: string; node?: string; grace: string; dryRun?: boolean }) => {
       await withClient(program, (client, out) => runGc(client, o, out));
     });
+
+  addSweepCommand(program, run);
 
   program
     .command('status')

@@ -5,7 +5,7 @@ import { PermafrostClient } from '../../client';
 import { loadConfig } from '../../client/config';
 import type { PermafrostConfig } from '../../client/config';
 import { createWorkers } from '../../workers/workers';
-import type { RunningWorkers, WorkerRole } from '../../workers/workers';
+import type { RunningWorkers, WorkerExtras, WorkerRole } from '../../workers/workers';
 import { tempDir } from './tree';
 
 export function testServerAddress(): string {
@@ -34,13 +34,13 @@ export interface TestEnv {
 }
 
 /** A unique node (so its own task queue) with local storage in a temp folder, plus workers unless `roles` is empty. */
-export async function startTestEnv(roles: readonly WorkerRole[] = ['central', 'node']): Promise<TestEnv> {
+export async function startTestEnv(roles: readonly WorkerRole[] = ['central', 'node'], extras: WorkerExtras = {}): Promise<TestEnv> {
   quietRuntime();
   const node = `t-${randomBytes(4).toString('hex')}`;
   const storageDir = await tempDir('storage');
   const storage = `local:${storageDir}`;
   const config = loadConfig({ address: testServerAddress(), node, storage, dataDir: storageDir, logLevel: 'warn' }, {});
-  const workers = roles.length > 0 ? await createWorkers(config, roles) : undefined;
+  const workers = roles.length > 0 ? await createWorkers(config, roles, extras) : undefined;
   const client = await PermafrostClient.connect(config);
   return {
     config,

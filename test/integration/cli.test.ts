@@ -122,6 +122,57 @@ test('encrypted backups through the CLI: the key is a file reference, a wrong or
   assert.equal(history, 0, 'the key never appears in any workflow history');
 });
 
+test('invalid OpenStack requests exit 2 before any workflow starts, each with its reason', async () => {
+  const before = await countAllRuns();
+  const ts = '20261126T163400.123Z';
+  const cases: [string[], RegExp][] = [
+    [['backup', 'volume', '../../v3/x', '--compression', 'zstd', '--segment-size', '1k', '--wait-timeout', 'volume=forever'], /invalid input:\n {2}- volume id .* is not an OpenStack id.*\n {2}- --wait-timeout volume must be a duration.*\n {2}- segment size/],
+    [['backup', 'volumes', '--concurrency', '4'], /say which volumes: volume ids, --project .* or --all-tenants/],
+    [['backup', 'volumes', '--project', '--all-tenants'], /give only one of/],
+    [['restore', 'volume', `image_cirros/${ts}`], /is an image backup: restore it with `permafrost restore image`/],
+    [['restore', 'volume', 'x', '--timestamp', ts, '--from-date', '2026-11-01'], /not both/],
+    [['restore', 'image', 'x', '--from-date', 'yesterday'], /--from-date "yesterday" is not an ISO 8601 date/],
+    [['backup', 'volume-native', 'v1', '--keep', '0'], /--keep must be a whole number of at least 1/],
+    [['restore', 'volume-native', 'a/b'], /Cinder backup id "a\/b" is not an OpenStack id/],
+    [['sweep', '--grace', '10s'], /--grace must be at least 1m/],
+    [['sweep', '--schedule', '1m'], /--schedule must be at least 5m/],
+    [['backup', 'image', 'i1', '--os-interface', 'private'], /Allowed choices are public, internal, admin/],
+  ];
+  for (const [args, reason] of cases) {
+    const r = cli(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, reason, args.join(' '));
+  }
+  assert.equal(await countAllRuns(), before, 'no workflow was started');
+});
+
+test('sweep --schedule creates the schedule permafrost-sweep-<node>, and updates it when run again', async () => {
+  const scheduleId = `permafrost-sweep-${node}`;
+  const client = await PermafrostClient.connect(loadConfig({ address: testServerAddress(), node }, {}));
+  try {
+    const created = cli('sweep', '--schedule', '1h', '--grace', '2h', '--os-cloud', 'lab-demo');
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, new RegExp(`schedule ${scheduleId} created: sweep every 1h`));
+    let d = await client.temporal.schedule.getHandle(scheduleId).describe();
+    assert.equal(d.action.workflowType, 'sweepOrphans');
+    assert.equal(d.action.taskQueue, 'permafrost-central');
+    assert.equal(d.policies.overlap, 'SKIP');
+    assert.deepEqual(d.spec.intervals?.map((i) => i.every), [3_600_000]);
+    assert.deepEqual(d.action.args, [{ node, cloud: 'lab-demo', graceMs: 7_200_000, dryRun: false, allTenants: false }]);
+
+    const updated = cli('--json', 'sweep', '--schedule', '30m', '--dry-run', '--all-tenants', '--os-cloud', 'lab-admin');
+    assert.equal(updated.code, 0, updated.stderr);
+    assert.equal((JSON.parse(updated.stdout) as { created: boolean }).created, false);
+    d = await client.temporal.schedule.getHandle(scheduleId).describe();
+    assert.deepEqual(d.spec.intervals?.map((i) => i.every), [1_800_000]);
+    assert.equal(d.policies.overlap, 'SKIP');
+    assert.deepEqual(d.action.args, [{ node, cloud: 'lab-admin', graceMs: 3_600_000, dryRun: true, allTenants: true }]);
+  } finally {
+    await client.temporal.schedule.getHandle(scheduleId).delete().catch(() => undefined);
+    await client.close();
+  }
+});
+
 test('the worker stops gracefully on SIGTERM', async () => {
   const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
   worker.kill('SIGTERM');
@@ -140,6 +191,16 @@ async function countRunsWithText(text: string): Promise<number> {
       if (JSON.stringify(history).includes(text)) found++;
     }
     return found;
+  } finally {
+    await client.close();
+  }
+}
+
+/** Every workflow run on the server, whatever its type or node. */
+async function countAllRuns(): Promise<number> {
+  const client = await PermafrostClient.connect(loadConfig({ address: testServerAddress(), node }, {}));
+  try {
+    return (await client.temporal.workflow.count()).count;
   } finally {
     await client.close();
   }

@@ -35,7 +35,7 @@ test('a 1 GiB volume with 64 MiB of random bytes: backup, restore, identical byt
   created.push(src.id);
 
   const backupId = `test-backup-volume-${src.id}`;
-  const backup: BackupVolumeResult = await env.client.temporal.workflow.execute('backupVolume', {
+  const backup = await env.client.temporal.workflow.execute<(i: BackupVolumeInput) => Promise<BackupVolumeResult>>('backupVolume', {
     taskQueue: CENTRAL_TASK_QUEUE,
     workflowId: backupId,
     args: [backupInput(src.id)],
@@ -56,7 +56,7 @@ test('a 1 GiB volume with 64 MiB of random bytes: backup, restore, identical byt
 
   const restoreId = `test-restore-volume-${src.id}`;
   const input: RestoreVolumeInput = { node: env.node, ...labCloud(), storage: { driver: 'local', path: env.storageDir }, name: src.id };
-  const restored: RestoreVolumeResult = await env.client.temporal.workflow.execute('restoreVolume', { taskQueue: CENTRAL_TASK_QUEUE, workflowId: restoreId, args: [input] });
+  const restored = await env.client.temporal.workflow.execute<(i: RestoreVolumeInput) => Promise<RestoreVolumeResult>>('restoreVolume', { taskQueue: CENTRAL_TASK_QUEUE, workflowId: restoreId, args: [input] });
   created.push(restored.volumeId);
   assert.equal(restored.into, 'new');
   assert.equal(restored.volumeName, `pf-roundtrip-src~${backup.ref.timestamp.replace(/\.\d{3}Z$/, 'Z')}`);

@@ -200,6 +200,8 @@ export interface BackupVolumeNativeResult {
   backup: NativeBackupRecord;
   /** Backups deleted by keep-N rotation (only permafrost's). */
   rotated: string[];
+  /** Backups the rotation planned to delete but left, and why (one made by someone else builds on it, it became busy ...). */
+  rotationRefused?: { id: string; reason: string }[];
 }
 
 export interface RestoreVolumeNativeInput extends OpenStackPlace {
@@ -224,6 +226,11 @@ export interface SweepInput extends OpenStackPlace {
   dryRun?: boolean;
   /** Admin: sweep every project. */
   allTenants?: boolean;
+  /**
+   * Only temporaries of workflows whose id starts with this (two permafrost installations, or tests, sharing a
+   * project: each sweeps only its own; default: every permafrost workflow's).
+   */
+  workflowIdPrefix?: string;
 }
 
 export interface SweptResource {

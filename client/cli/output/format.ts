@@ -13,19 +13,27 @@ export function formatBytes(n: number): string {
   return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
 
+/** Volume and image backups: the OpenStack resource backed up, `"name" (id)`. */
+function resourceOf(b: BackupSummary): string {
+  if (!b.resource) return '-';
+  return b.resource.name ? `${b.resource.type} "${b.resource.name}" (${b.resource.id})` : `${b.resource.type} ${b.resource.id}`;
+}
+
 export function backupTable(backups: readonly BackupSummary[]): string {
-  const table = new Table({
-    head: ['backup', 'level', 'chain (level 0)', 'based on', 'taken (UTC)', 'files', 'size', 'stored', 'segments', 'compression', 'encrypted', 'warnings'],
-    style: process.stdout.isTTY ? undefined : { head: [], border: [] },
-  });
+  // The resource column only when a listed backup has one (volume and image backups); files only when one is a tree.
+  const withResource = backups.some((b) => b.resource !== undefined);
+  const withFiles = backups.some((b) => b.kind === 'fs' || b.kind === undefined);
+  const head = ['backup', ...(withResource ? ['resource'] : []), 'level', 'chain (level 0)', 'based on', 'taken (UTC)', ...(withFiles ? ['files'] : []), 'size', 'stored', 'segments', 'compression', 'encrypted', 'warnings'];
+  const table = new Table({ head, style: process.stdout.isTTY ? undefined : { head: [], border: [] } });
   for (const b of backups) {
     table.push([
       `${b.ref.host}_${b.ref.name}/${b.ref.timestamp}`,
+      ...(withResource ? [resourceOf(b)] : []),
       String(b.level),
       b.chain,
       b.parent ?? '-',
       b.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
-      String(b.stats.files),
+      ...(withFiles ? [b.kind === 'fs' || b.kind === undefined ? String(b.stats.files) : '-'] : []),
       formatBytes(b.stats.bytes),
       formatBytes(b.stats.storedBytes),
       String(b.stats.segments),

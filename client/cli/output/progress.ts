@@ -40,6 +40,7 @@ export function createProgressView(mode: 'tty' | 'lines' | 'silent', label: stri
 function describe(step: string | undefined, p: TransferProgress | undefined): string {
   if (!step) return 'waiting';
   if (!p) return step;
+  if (p.phase === 'waiting') return `${step}: waiting${p.status ? ` (status ${p.status})` : ''}`;
   const total = p.totalBytes !== undefined ? ` of ${formatBytes(p.totalBytes)}` : '';
   return `${step} ${p.phase}: ${formatBytes(p.bytes)}${total}, ${p.files} files, ${p.segment} segments (${formatBytes(p.storedBytes)} stored)`;
 }
