@@ -46,11 +46,7 @@ export async function backupVolumes(input: BackupVolumesInput): Promise<BackupVo
 
 /** The innermost cause of a child's failure (the activity's message, not "child workflow failed"). */
 function errorMessage(err: unknown): string {
-  interface Chain {
-    message?: string;
-    cause?: unknown;
-  }
-  let e = err as Chain | undefined;
-  while (e?.cause) e = e.cause as Chain;
-  return e?.message ?? String(err);
+  let e: unknown = err;
+  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+  return e instanceof Error ? e.message : String(e);
 }
