@@ -31,6 +31,7 @@ import { createVolumeWithData, deleteVolume, fileSha256, labCloud, leftoversOf, 
 import { diskBytes, dropCaches, load1, MiB, sh, table, timedWith, verdict } from './measure';
 import type { Check, RssPeaks } from './measure';
 import { REPO, startPermafrost } from './temporal';
+import type { PermafrostEnv } from './temporal';
 
 /** Freezer 13.0.0 (patched to run) on the same lab, 1 GiB volume with 256 MiB of random data: reference, not re-measured. */
 const FREEZER = { backupSeconds: 83, restoreSeconds: 35.6, backupStoredBytes: 1024 * MiB, backupRssBytes: 210 * MiB, source: 'shared/reference/freezer-measured.md (Cinder, local storage)' };
@@ -176,6 +177,11 @@ async function historyPhases(client: PermafrostClient, workflowId: string): Prom
   }));
 }
 
+/** Seconds a run spent deleting its temporaries (its undo steps). */
+function undoSeconds(phases: Phase[]): number {
+  return phases.filter((p) => p.name.startsWith('deleteTemporaries')).reduce((a, p) => a + p.seconds, 0);
+}
+
 class VolumeBench {
   readonly rows: Row[] = [];
   readonly problems: string[] = [];
@@ -293,69 +299,68 @@ class VolumeBench {
     this.add(Object.assign(row, { seconds, cleanupSeconds }));
   }
 
-  /** backupVolume and restoreVolume through a dev server and a separate node worker process. */
-  async permafrost(): Promise<void> {
-    const storageDir = join(this.workDir, 'storage');
-    const logFile = join(this.workDir, 'worker.log');
-    const pf = await startPermafrost({ workDir: this.workDir, storage: `local:${storageDir}`, logFile });
-    const stopOnSignal = (): void => void pf.stop().finally(() => process.exit(130));
-    process.once('SIGINT', stopOnSignal);
-    const storage = { driver: 'local' as const, path: storageDir };
-    const cloud = labCloud();
+  /** backupVolume through the dev server and the separate node worker process; returns the backup's name. */
+  async permafrostBackup(pf: PermafrostEnv, storageDir: string): Promise<string> {
+    const workflowId = `bench-backup-volume-${this.tag}`;
+    const input: BackupVolumeInput = {
+      node: pf.node,
+      ...labCloud(),
+      volumeId: this.source.id,
+      name: `bench-${this.tag}`,
+      storage: { driver: 'local', path: storageDir },
+      compression: 'zstd',
+      segmentSize: 8 * MiB,
+    };
+    await this.cold();
+    const load = load1();
+    const b = await timedWith(pf.workerPid, () =>
+      pf.client.temporal.workflow.execute<WorkflowOf<BackupVolumeInput, BackupVolumeResult>>('backupVolume', { taskQueue: CENTRAL_TASK_QUEUE, workflowId, args: [input] })
+    );
+    const phases = await historyPhases(pf.client, workflowId);
+    this.add({
+      tool: 'permafrost',
+      op: 'backup',
+      seconds: b.seconds,
+      phases,
+      rss: b.rss,
+      storedBytes: await diskBytes(storageDir),
+      load1: load,
+      workflowId,
+      cleanupSeconds: undoSeconds(phases),
+    });
+    say(`    (stats: ${b.result.stats.bytes} bytes read, ${b.result.stats.storedBytes} stored in ${b.result.stats.segments} segments)`);
+    if (b.result.stats.bytes !== this.source.sizeGiB * 1024 * MiB) this.problems.push(`permafrost backup read ${b.result.stats.bytes} bytes`);
+    await this.leftovers(workflowId);
+    return input.name!;
+  }
+
+  /** restoreVolume of that backup as a new volume; checks its bytes, then deletes it (not timed). */
+  async permafrostRestore(pf: PermafrostEnv, storageDir: string, name: string): Promise<void> {
+    const workflowId = `bench-restore-volume-${this.tag}`;
+    const input: RestoreVolumeInput = { node: pf.node, ...labCloud(), storage: { driver: 'local', path: storageDir }, name };
+    await this.cold();
+    const load = load1();
     let restoredId: string | undefined;
     try {
-      const backupId = `bench-backup-volume-${this.tag}`;
-      const input: BackupVolumeInput = { node: pf.node, ...cloud, volumeId: this.source.id, name: `bench-${this.tag}`, storage, compression: 'zstd', segmentSize: 8 * MiB };
-      await this.cold();
-      let load = load1();
-      const b = await timedWith(pf.workerPid, () =>
-        pf.client.temporal.workflow.execute<WorkflowOf<BackupVolumeInput, BackupVolumeResult>>('backupVolume', { taskQueue: CENTRAL_TASK_QUEUE, workflowId: backupId, args: [input] })
-      );
-      const bPhases = await historyPhases(pf.client, backupId);
-      this.add({
-        tool: 'permafrost',
-        op: 'backup',
-        seconds: b.seconds,
-        phases: bPhases,
-        rss: b.rss,
-        storedBytes: await diskBytes(storageDir),
-        load1: load,
-        workflowId: backupId,
-        cleanupSeconds: bPhases.filter((p) => p.name.startsWith('deleteTemporaries')).reduce((a, p) => a + p.seconds, 0),
-      });
-      if (b.result.stats.bytes !== this.source.sizeGiB * 1024 * MiB) this.problems.push(`permafrost backup read ${b.result.stats.bytes} bytes`);
-      say(`    (stats: ${b.result.stats.bytes} bytes read, ${b.result.stats.storedBytes} stored in ${b.result.stats.segments} segments)`);
-
-      const restoreId = `bench-restore-volume-${this.tag}`;
-      const rInput: RestoreVolumeInput = { node: pf.node, ...cloud, storage, name: input.name! };
-      await this.cold();
-      load = load1();
       const r = await timedWith(pf.workerPid, () =>
-        pf.client.temporal.workflow.execute<WorkflowOf<RestoreVolumeInput, RestoreVolumeResult>>('restoreVolume', { taskQueue: CENTRAL_TASK_QUEUE, workflowId: restoreId, args: [rInput] })
+        pf.client.temporal.workflow.execute<WorkflowOf<RestoreVolumeInput, RestoreVolumeResult>>('restoreVolume', { taskQueue: CENTRAL_TASK_QUEUE, workflowId, args: [input] })
       );
       restoredId = r.result.volumeId;
-      const rPhases = await historyPhases(pf.client, restoreId);
-      const row: Row = {
-        tool: 'permafrost',
-        op: 'restore',
-        seconds: r.seconds,
-        phases: rPhases,
-        rss: r.rss,
-        load1: load,
-        workflowId: restoreId,
-        cleanupSeconds: rPhases.filter((p) => p.name.startsWith('deleteTemporaries')).reduce((a, p) => a + p.seconds, 0),
-      };
+      const phases = await historyPhases(pf.client, workflowId);
+      const row: Row = { tool: 'permafrost', op: 'restore', seconds: r.seconds, phases, rss: r.rss, load1: load, workflowId, cleanupSeconds: undoSeconds(phases) };
       await this.verify(row, restoredId);
       this.add(row);
-      for (const id of [backupId, restoreId]) {
-        const left = (await leftoversOf(this.c, id)).filter((x) => x.id !== restoredId);
-        if (left.length > 0) this.problems.push(`${id} left ${left.map((x) => `${x.kind} ${x.id} (${x.status})`).join(', ')}`);
-      }
+      await this.leftovers(workflowId, restoredId);
     } finally {
-      process.removeListener('SIGINT', stopOnSignal);
-      if (restoredId) await deleteVolume(this.c, restoredId).catch((err: unknown) => this.problems.push(`could not delete restored volume ${restoredId}: ${String(err)}`));
-      await pf.stop();
+      const id = restoredId;
+      if (id) await deleteVolume(this.c, id).catch((err: unknown) => this.problems.push(`could not delete restored volume ${id}: ${String(err)}`));
     }
+  }
+
+  /** Anything a permafrost run left in the project (but `keep`, its result). */
+  private async leftovers(workflowId: string, keep?: string): Promise<void> {
+    const left = (await leftoversOf(this.c, workflowId)).filter((x) => x.id !== keep);
+    if (left.length > 0) this.problems.push(`${workflowId} left ${left.map((x) => `${x.kind} ${x.id} (${x.status})`).join(', ')}`);
   }
 
   find(tool: Row['tool'], op: Row['op']): Row | undefined {
@@ -401,6 +406,8 @@ async function main(): Promise<number> {
   const workDir = await mkdtemp(join(tmpdir(), 'permafrost-bench-volume-'));
   let bench: VolumeBench | undefined;
   let sourceId: string | undefined;
+  let pf: PermafrostEnv | undefined;
+  const stopOnSignal = (): void => void (pf?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   try {
     const t0 = performance.now();
     const src = await createVolumeWithData(c, { name: `pf-bench-volume-src-${tag}`, sizeGiB: 1, dataBytes: dataMiB * MiB });
@@ -417,12 +424,26 @@ async function main(): Promise<number> {
         say(`  !!!!! ${what} failed: ${describeFailure(err)} (logs in ${workDir})`);
       }
     };
-    say('\n(a) OpenStack floor: the same API steps with the project clients, 0.2 s polls, nothing stored');
+    say('floor: the same OpenStack API steps with the project clients, 0.2 s polls, nothing stored');
+    say('permafrost: backupVolume / restoreVolume workflows (dev server + node worker process, local storage, zstd, 8 MiB segments)');
+    say('order: floor backup, permafrost backup, floor restore, permafrost restore (each pair close in time: the load is shared)');
+    const storageDir = join(workDir, 'storage');
+    pf = await startPermafrost({ workDir, storage: `local:${storageDir}`, logFile: join(workDir, 'worker.log') });
+    const env = pf;
+    process.once('SIGINT', stopOnSignal);
+    say('\n(a) backup');
     await step('floor backup', () => b.floorBackup());
+    let name: string | undefined;
+    await step('permafrost backup', async () => {
+      name = await b.permafrostBackup(env, storageDir);
+    });
+    say('\n(b) restore');
     await step('floor restore', () => b.floorRestore());
-    say('\n(b) permafrost: backupVolume / restoreVolume workflows (dev server + node worker process, local storage, zstd, 8 MiB segments)');
-    await step('permafrost', () => b.permafrost());
+    const backupName = name;
+    if (backupName) await step('permafrost restore', () => b.permafrostRestore(env, storageDir, backupName));
   } finally {
+    process.removeListener('SIGINT', stopOnSignal);
+    await pf?.stop();
     if (sourceId) await deleteVolume(c, sourceId).catch((err: unknown) => bench?.problems.push(`could not delete the source volume ${sourceId}: ${String(err)}`));
     await c.close();
     if (!values.keep && !bench?.broken) await rm(workDir, { recursive: true, force: true });
@@ -473,6 +494,12 @@ async function main(): Promise<number> {
   );
   const missed = checks.filter((ch) => verdict(ch) === 'MISS' || verdict(ch) === 'n/a');
   say(`\nload average (1/5/15 min): ${loadStart} at start, ${loadEnd} at end; page cache ${bench.cacheDropped ? 'dropped before every step' : 'NOT dropped'}`);
+  const maxLoad = Math.max(0, ...bench.rows.map((r) => r.load1));
+  const overloaded = maxLoad > 2 * availableParallelism();
+  if (overloaded) {
+    say(`WARNING: load average up to ${maxLoad.toFixed(1)} on ${availableParallelism()} CPUs: OpenStack (cinder-volume, glance) and permafrost compete with other work;`);
+    say('         the ratios are noisy and the Freezer comparison (measured on an idle machine) does not hold. Re-run on a quiet machine.');
+  }
   for (const p of bench.problems) say(`problem: ${p}`);
   if (missed.length > 0) say(`\n*** MISSED: ${missed.map((ch) => `${ch.name} = ${ch.value === undefined ? 'n/a' : ch.value.toFixed(2) + ch.unit} (target ${ch.target!.op} ${ch.target!.limit}${ch.unit})`).join('; ')} ***`);
   else say('\nall targets met');
@@ -487,6 +514,7 @@ async function main(): Promise<number> {
     versions: { node: process.version, zstd: sh('zstd --version') },
     source: { cloud: cloud.cloud, sizeBytes: gib, dataBytes: dataMiB * MiB },
     pageCacheDropped: bench.cacheDropped,
+    overloaded,
     rows: bench.rows,
     freezer: FREEZER,
     checks: checks.map((ch) => ({ ...ch, result: verdict(ch) })),

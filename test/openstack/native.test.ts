@@ -9,12 +9,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { CINDER_RESTORE_DESCRIPTION } from '../../activities/native-backup';
+import { CINDER_RESTORE_DESCRIPTION, createNativeBackupActivities } from '../../activities/native-backup';
 import type { OpenStackClients } from '../../activities/openstack/clients';
 import { waitGone } from '../../activities/openstack/wait';
 import { CENTRAL_TASK_QUEUE } from '../../workflows/shared/queues';
 import type { BackupVolumeNativeInput, BackupVolumeNativeResult, RestoreVolumeNativeInput, RestoreVolumeNativeResult } from '../../workflows/shared/openstack-types';
 import { TAG_MANAGED, TAG_PARENT, TAG_RESTORE_INCOMPLETE, TAG_WORKFLOW_ID } from '../../workflows/shared/temporaries';
+import { mockEnv, runActivity } from '../helpers/activity';
 import { activityTypes, startTestEnv } from '../helpers/temporal';
 import type { TestEnv } from '../helpers/temporal';
 import { createVolumeWithData, deleteVolume, fileSha256, inventory, labCloud, nfsVolumePath, openLab } from '../helpers/lab';
@@ -79,6 +80,12 @@ async function scribble(volumeId: string, offset: number, bytes: number): Promis
   return fileSha256(nfsVolumePath(volumeId));
 }
 
+/** The node's activities, run directly as if by a retried attempt of workflow `step`. */
+const activities = createNativeBackupActivities({});
+function asWorkflow<F extends (...args: never[]) => Promise<unknown>>(step: string, fn: F, ...args: Parameters<F>): ReturnType<F> {
+  return runActivity(mockEnv({ workflowExecution: { workflowId: `test-native-${run}-${step}`, runId: 'retry' } }), fn, ...args);
+}
+
 let source: { id: string; sha256: string };
 let fullBackup: BackupVolumeNativeResult;
 let incremental: BackupVolumeNativeResult;
@@ -115,6 +122,17 @@ test('a full backup, then an incremental on top of it; keep=1 deletes nothing th
   assert.equal(full?.has_dependent_backups, true);
   assert.equal((await lab.cinder.getVolume(source.id)).status, 'available');
   assert.deepEqual(await activityTypes(env.client, `test-native-${run}-incr`), ['createNativeBackup', 'listManagedBackups']);
+
+  // A retried attempt finds the backup its workflow made instead of making another one.
+  const place = { node: env.node, ...labCloud() };
+  const again = await asWorkflow('full', activities.createNativeBackup, { ...place, volumeId: source.id, name: fullBackup.backup.name, incremental: true });
+  assert.deepEqual(again, fullBackup.backup);
+  // Rotation never deletes a backup something builds on.
+  assert.deepEqual(await asWorkflow('incr', activities.deleteNativeBackup, { ...place, backupId: fullBackup.backup.id, volumeId: source.id }), {
+    deleted: false,
+    refused: 'another backup builds on it',
+  });
+  assert.equal((await lab.cinder.listBackups({ volume_id: source.id })).length, 2);
 });
 
 test('the incremental restores into a new volume, byte for byte, with the source metadata and no marker left', async () => {
@@ -132,6 +150,10 @@ test('the incremental restores into a new volume, byte for byte, with the source
   assert.equal(v.metadata[TAG_RESTORE_INCOMPLETE], undefined, 'finished');
   assert.equal(await fileSha256(nfsVolumePath(restored.volumeId)), afterChange, 'the restored bytes are those of the incremental backup');
   assert.equal((await lab.cinder.findBackup(incremental.backup.id))?.status, 'available');
+  // The undo spares a finished restore.
+  const undo = await asWorkflow('restore', activities.discardNativeRestore, { node: env.node, ...labCloud(), name: restored.volumeName, backupId: incremental.backup.id });
+  assert.deepEqual(undo, { deleted: [] });
+  assert.equal((await lab.cinder.getVolume(restored.volumeId)).status, 'available');
 });
 
 test('restoring a backup that does not exist fails clearly and creates nothing', async () => {

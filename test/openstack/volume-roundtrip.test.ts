@@ -5,7 +5,8 @@ import type { OpenStackClients } from '../../activities/openstack/clients';
 import { CENTRAL_TASK_QUEUE } from '../../workflows/shared/queues';
 import type { BackupVolumeInput, BackupVolumeResult, RestoreVolumeInput, RestoreVolumeResult } from '../../workflows/shared/openstack-types';
 import { TAG_RESTORE_INCOMPLETE } from '../../workflows/shared/temporaries';
-import { activityTypes, startTestEnv } from '../helpers/temporal';
+import { activityTypes, startTestEnv, testServerAddress } from '../helpers/temporal';
+import { saveHistory } from '../replay/save-history';
 import type { TestEnv } from '../helpers/temporal';
 import { createVolumeWithData, deleteVolume, fileSha256, labCloud, leftoversOf, nfsVolumePath, openLab } from '../helpers/lab';
 
@@ -72,4 +73,8 @@ test('a 1 GiB volume with 64 MiB of random bytes: backup, restore, identical byt
     [],
     'the temporary image is gone'
   );
+  if (process.env.PERMAFROST_RECORD_HISTORIES) {
+    await saveHistory(testServerAddress(), process.env.PERMAFROST_RECORD_HISTORIES, 'backup-volume', backupId);
+    await saveHistory(testServerAddress(), process.env.PERMAFROST_RECORD_HISTORIES, 'restore-volume', restoreId);
+  }
 });

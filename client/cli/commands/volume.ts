@@ -47,7 +47,7 @@ function describeVolume(v: VolumeRecord): string {
     v.bootable ? 'bootable' : undefined,
     v.encrypted ? 'encrypted' : undefined,
     v.attached ? 'attached (snapshot forced: crash-consistent)' : undefined,
-    Object.keys(v.metadata).length > 0 ? `${Object.keys(v.metadata).length} metadata keys` : undefined,
+    Object.keys(v.metadata).length > 0 ? `metadata ${Object.keys(v.metadata).join(', ')}` : undefined,
   ].filter((t): t is string => t !== undefined);
   return `volume ${v.id}${v.name ? ` "${v.name}"` : ''}: ${v.size} GiB${traits.length > 0 ? `, ${traits.join(', ')}` : ''}`;
 }
