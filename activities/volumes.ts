@@ -251,9 +251,10 @@ export function createVolumeActivities(deps: VolumeActivityDeps) {
     },
 
     /**
-     * Undo of a create: deletes every `kind` named `name` that this workflow made (by tag, or untagged when the
-     * create's answer was lost before tagging) and waits until each is gone. `onlyIncomplete` spares a restored
-     * resource whose restore finished. Idempotent.
+     * Undo of a create: deletes every `kind` named `name` that this workflow made and waits until each is gone.
+     * Ours = tagged with this workflow's id; an untagged one counts only under a temporary name (which holds the
+     * workflow id: an upload-to-image whose answer was lost before tagging), never under a user-visible name.
+     * `onlyIncomplete` spares a restored resource whose restore finished. Idempotent.
      */
     async deleteTemporaries(input: OpenStackPlace & { kind: ResourceKind; name: string; onlyIncomplete?: boolean }): Promise<{ deleted: string[] }> {
       return cloud(input, async (c) => {
@@ -262,13 +263,15 @@ export function createVolumeActivities(deps: VolumeActivityDeps) {
         const found = (await ops.byName(input.name, cancellationSignal())).filter(
           (r) =>
             r.name === input.name &&
-            (r.tags[TAG_WORKFLOW_ID] === undefined || r.tags[TAG_WORKFLOW_ID] === wf) &&
+            (r.tags[TAG_WORKFLOW_ID] === wf || (r.tags[TAG_WORKFLOW_ID] === undefined && input.name.startsWith(TEMP_PREFIX))) &&
             (!input.onlyIncomplete || r.tags[TAG_RESTORE_INCOMPLETE] !== undefined)
         );
         const deleted: string[] = [];
         for (const r of found) {
-          if (await deleteAndWait(ops, input.kind, r.id, waiting(input, 'delete'))) deleted.push(r.id);
-          log.info('temporary deleted', { kind: input.kind, id: r.id, name: r.name });
+          if (await deleteAndWait(ops, input.kind, r.id, waiting(input, 'delete'))) {
+            deleted.push(r.id);
+            log.info('deleted', { kind: input.kind, id: r.id, name: r.name });
+          }
         }
         return { deleted };
       });

@@ -26,15 +26,17 @@ export async function restoreImage(input: RestoreImageInput): Promise<RestoreIma
   const record = (await node.readBackupRecord.executeWithOptions({ summary: `read the record of ${backupId(ref)}` }, [{ storage: input.storage, ref }])) as ImageRecord;
   const imageName = input.imageName ?? restoredName(record.name || record.id, ref.timestamp);
   return withCleanup(async (cleanup) => {
-    cleanup.push('delete unfinished restored image', () =>
-      node.deleteTemporaries.executeWithOptions({ summary: `delete image ${imageName} unless its restore finished` }, [
-        { ...place, kind: 'image', name: imageName, onlyIncomplete: true },
-      ])
-    );
+    // Until the restore has finished, a failure or cancel deletes the image it was making (and only that one).
+    let finished = false;
+    cleanup.push('delete unfinished restored image', async () => {
+      if (finished) return;
+      await node.deleteTemporaries.executeWithOptions({ summary: `delete unfinished image ${imageName}` }, [{ ...place, kind: 'image', name: imageName }]);
+    });
     const { imageId, size } = await node.uploadBackupToImage.executeWithOptions({ summary: `upload ${backupId(ref)} as image ${imageName}` }, [
       { ...place, ...selector, ref, imageName, record, temporary: false },
     ]);
     await node.finishRestoredImage.executeWithOptions({ summary: `finish image ${imageId}` }, [{ ...place, imageId, record }]);
+    finished = true;
     return { ref, imageId, imageName, size };
   });
 }

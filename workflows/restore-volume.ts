@@ -54,11 +54,12 @@ export async function restoreVolume(input: RestoreVolumeInput): Promise<RestoreV
       return { ref, volumeId: input.targetVolumeId, volumeName, size: record.size, into: 'existing' as const };
     }
 
-    cleanup.push('delete unfinished restored volume', () =>
-      node.deleteTemporaries.executeWithOptions({ summary: `delete volume ${volumeName} unless its restore finished` }, [
-        { ...place, kind: 'volume', name: volumeName, onlyIncomplete: true },
-      ])
-    );
+    // Until the restore has finished, a failure or cancel deletes the volume it was making (and only that one).
+    let finished = false;
+    cleanup.push('delete unfinished restored volume', async () => {
+      if (finished) return;
+      await node.deleteTemporaries.executeWithOptions({ summary: `delete unfinished volume ${volumeName}` }, [{ ...place, kind: 'volume', name: volumeName }]);
+    });
     const { volumeId } = await node.createVolumeFromImage.executeWithOptions({ summary: `create volume ${volumeName} from image ${imageId}` }, [
       {
         ...place,
@@ -70,6 +71,7 @@ export async function restoreVolume(input: RestoreVolumeInput): Promise<RestoreV
       },
     ]);
     await node.finishRestoredVolume.executeWithOptions({ summary: `finish volume ${volumeId}` }, [{ ...place, volumeId, bootable: record.bootable }]);
+    finished = true;
     return { ref, volumeId, volumeName, size: record.size, into: 'new' as const };
   });
 }

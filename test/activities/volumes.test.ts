@@ -418,6 +418,10 @@ test('deleteTemporaries (restored volumes, images): onlyIncomplete spares finish
   const foreignIncomplete = fake.addVolume({ name, metadata: { [TAG_WORKFLOW_ID]: OTHER_WF, [TAG_RESTORE_INCOMPLETE]: 'true' } });
   assert.deepEqual(await runActivity(env, acts.deleteTemporaries, { ...place, kind: 'volume', name, onlyIncomplete: true }), { deleted: [incomplete.id] });
   assert.deepEqual([...fake.volumes.keys()].sort(), [finished.id, foreignIncomplete.id].sort());
+  // Under a user-visible name, an untagged volume is never ours: the undo of a failed restore leaves it alone.
+  const usersOwn = fake.addVolume({ name });
+  assert.deepEqual(await runActivity(env, acts.deleteTemporaries, { ...place, kind: 'volume', name }), { deleted: [finished.id] });
+  assert.deepEqual([...fake.volumes.keys()].sort(), [foreignIncomplete.id, usersOwn.id].sort());
 
   const imageName = temporaryName(WF, 'image');
   const untagged = fake.addImage({ name: imageName, status: 'saving' });
