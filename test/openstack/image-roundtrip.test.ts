@@ -105,7 +105,13 @@ test('restoring a backup that does not exist fails before anything is created', 
   const input: RestoreImageInput = { node: env.node, ...labCloud(), storage: { driver: 'local', path: env.storageDir }, name: 'no-such-image' };
   await assert.rejects(
     env.client.temporal.workflow.execute('restoreImage', { taskQueue: CENTRAL_TASK_QUEUE, workflowId: wf, args: [input] }),
-    (err: Error) => /NoBackupFound|no backup|no committed/i.test(`${err.message} ${String((err.cause as Error | undefined)?.message)}`)
+    (err: Error) => {
+      let e: unknown = err;
+      while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+      assert.equal((e as { type?: string }).type, 'NoBackupFoundError');
+      assert.match((e as Error).message, /no-such-image/);
+      return true;
+    }
   );
   assert.deepEqual(await leftoversOf(lab, wf), []);
 });
