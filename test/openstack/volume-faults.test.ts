@@ -5,6 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -25,6 +26,8 @@ let lab: OpenStackClients;
 let source: { id: string; sha256: string };
 const toDelete: string[] = [];
 let run = 0;
+/** Workflow ids unique to this run: leftovers of an earlier run (another server) never count as ours. */
+const RUN_ID = randomBytes(3).toString('hex');
 
 before(async () => {
   labCloud();
@@ -73,7 +76,7 @@ interface Case {
 }
 
 async function exercise(workflow: 'backupVolume' | 'restoreVolume', c: Case, mode: 'fail' | 'cancel'): Promise<void> {
-  const workflowId = `faults-${workflow}-${++run}-${c.plan.activity}-${mode}`;
+  const workflowId = `faults-${workflow}-${++run}-${c.plan.activity}-${mode}-${RUN_ID}`;
   faults.arm({ ...c.plan, mode: mode === 'cancel' ? 'hold' : c.undo ? 'fail-once' : 'fail' });
   const handle = await env.client.temporal.workflow.start(workflow, {
     taskQueue: CENTRAL_TASK_QUEUE,
