@@ -21,7 +21,7 @@ export default tseslint.config(
       // Activity factories and proxies derive their type from their body (samples-typescript's pattern).
       '@typescript-eslint/explicit-module-boundary-types': [
         'error',
-        { allowedNames: ['createFsActivities', 'createInspectActivities', 'createRetentionActivities', 'createNodeActivities', 'nodeActivities', 'createVolumeActivities', 'createNativeBackupActivities', 'createSweepActivities', 'createCentralActivities', 'centralActivities'] },
+        { allowedNames: ['createFsActivities', 'createInspectActivities', 'createRetentionActivities', 'createNodeActivities', 'nodeActivities', 'createVolumeActivities', 'createNativeBackupActivities', 'createSweepActivities', 'createCentralActivities', 'centralActivities', 'createServerActivities'] },
       ],
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],

@@ -4,6 +4,7 @@ import type { FsActivityDeps } from './filesystem';
 import { withFailureMapping } from './failures';
 import { createInspectActivities } from './inspect';
 import { createRetentionActivities } from './retention';
+import { createServerActivities } from './servers';
 import { createSweepActivities } from './sweep';
 import { createNativeBackupActivities } from './native-backup';
 import { createVolumeActivities } from './volumes';
@@ -20,6 +21,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
     ...createVolumeActivities(deps),
     ...createSweepActivities(deps),
     ...createNativeBackupActivities(deps),
+    ...createServerActivities(deps),
   });
 }
 

@@ -13,6 +13,7 @@ import { cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import { TAG_CREATED_AT, TAG_RESTORE_INCOMPLETE, TAG_WORKFLOW_ID, TEMP_PREFIX } from '../workflows/shared/temporaries';
 import type { CloudRef, OpenStackPlace, SweepInput, SweptResource } from '../workflows/shared/openstack-types';
 import { ServiceApi } from './openstack/api';
+import { OpenStackError } from './openstack/errors';
 import { connectCloud, withCloud } from './openstack/clients';
 import type { ConnectCloud, OpenStackClients } from './openstack/clients';
 import { deleteAndWait, kindOps } from './openstack/resources';
@@ -96,7 +97,7 @@ export function selectCandidates(views: readonly SweepView[], opts: { now: numbe
   return out;
 }
 
-const RANK: Record<ResourceKind, number> = { image: 0, volume: 1, snapshot: 2, backup: 3 };
+const RANK: Record<ResourceKind, number> = { server: 0, image: 1, volume: 2, snapshot: 3, backup: 4 };
 
 const keyOf = (r: { kind: ResourceKind; id: string }): string => `${r.kind}:${r.id}`;
 
@@ -220,6 +221,13 @@ export function createSweepActivities(deps: SweepActivityDeps = {}): SweepActivi
           createdAt: s.created_at,
           volumeId: s.volume_id,
         }));
+      case 'server':
+        try {
+          return (await c.nova.listServers({ allTenants }, signal)).map((v) => ({ kind, id: v.id, name: v.name, status: v.status, tags: v.metadata, createdAt: v.created }));
+        } catch (err) {
+          if (err instanceof OpenStackError && err.kind === 'Config') return []; // a cloud without Nova
+          throw err;
+        }
       case 'backup':
         return (await c.cinder.listBackups({ allTenants }, signal)).map((b) => ({
           kind,
@@ -248,6 +256,10 @@ export function createSweepActivities(deps: SweepActivityDeps = {}): SweepActivi
         const s = await c.cinder.findSnapshot(id, signal);
         return s ? { kind, id, name: s.name ?? '', status: s.status, tags: s.metadata ?? {}, createdAt: s.created_at, volumeId: s.volume_id } : undefined;
       }
+      case 'server': {
+        const v = await c.nova.findServer(id, signal);
+        return v && v.status !== 'DELETED' ? { kind, id, name: v.name, status: v.status, tags: v.metadata, createdAt: v.created } : undefined;
+      }
       case 'backup': {
         const b = await c.cinder.findBackup(id, signal);
         return b ? { kind, id, name: b.name ?? '', status: b.status, tags: b.metadata ?? {}, createdAt: b.created_at, volumeId: b.volume_id } : undefined;
@@ -261,7 +273,7 @@ export function createSweepActivities(deps: SweepActivityDeps = {}): SweepActivi
         const signal = cancellationSignal();
         const allTenants = input.allTenants ?? false;
         const views: SweepView[] = [];
-        for (const kind of ['image', 'volume', 'snapshot', 'backup'] as const) {
+        for (const kind of ['server', 'image', 'volume', 'snapshot', 'backup'] as const) {
           views.push(...(await list(c, kind, allTenants, signal)));
           beat(`listed ${kind}s`, views.length);
         }

@@ -58,10 +58,11 @@ export const DEFAULT_TIMEOUTS: Required<OpenStackTimeouts> = {
   image: 60 * 60_000,
   delete: 10 * 60_000,
   backup: 6 * 60 * 60_000,
+  server: 30 * 60_000,
 };
 
 /** Wait options of an activity: its timeout, its cancellation, and a heartbeat on every poll. */
-function waiting(place: OpenStackPlace, which: keyof OpenStackTimeouts): WaitOptions {
+export function waiting(place: OpenStackPlace, which: keyof OpenStackTimeouts): WaitOptions {
   return {
     timeoutMs: place.timeouts?.[which] ?? DEFAULT_TIMEOUTS[which],
     signal: cancellationSignal(),
@@ -69,7 +70,7 @@ function waiting(place: OpenStackPlace, which: keyof OpenStackTimeouts): WaitOpt
   };
 }
 
-function cloudOf(place: CloudRef): CloudRef {
+export function cloudOf(place: CloudRef): CloudRef {
   return {
     ...(place.cloud !== undefined ? { cloud: place.cloud } : {}),
     ...(place.region !== undefined ? { region: place.region } : {}),
@@ -285,7 +286,8 @@ export function createVolumeActivities(deps: VolumeActivityDeps) {
         const chosen = selectRestorePoint(manifests.map(summarize), { timestamp: input.timestamp, fromDate: input.fromDate });
         if (!chosen.ok) throw new NoBackupFoundError(`${input.kind} backup ${input.host}_${input.name} in ${formatStorage(input.storage)}: ${chosen.reason}`);
         const m = manifests.find((x) => x.ref.timestamp === chosen.backup.ref.timestamp)!;
-        if (!m.resource || !m.blob) throw new CorruptBackupError(`backup ${input.host}_${input.name}/${m.ref.timestamp} has no ${input.kind} record`);
+        // A server backup is a record only (its disks are blob backups of their own).
+        if (!m.resource || (input.kind !== 'server' && !m.blob)) throw new CorruptBackupError(`backup ${input.host}_${input.name}/${m.ref.timestamp} has no ${input.kind} record`);
         // The key must fit before anything is created in OpenStack.
         await keyFor(m, input.encryption);
         return { ...summarize(m), resource: m.resource };
@@ -333,7 +335,7 @@ export function createVolumeActivities(deps: VolumeActivityDeps) {
             image?.id ??
             (
               await c.glance.create(
-                { ...imageCreateBody(input.record), name: input.imageName, ...(input.temporary ? { tags: [IMAGE_TAG] } : {}), ...tags },
+                { ...imageCreateBody(input.record, input.temporary), name: input.imageName, ...(input.temporary ? { tags: [IMAGE_TAG] } : {}), ...tags },
                 signal
               )
             ).id;
@@ -479,7 +481,11 @@ export function createVolumeActivities(deps: VolumeActivityDeps) {
  * (minus what Glance refuses), so the restored volume gets it back. An image's: everything the original had that a
  * user can set (formats, visibility, tags, min_disk/min_ram, custom properties); `protected` is set at the end.
  */
-export function imageCreateBody(record: VolumeRecord | ImageRecord): Record<string, unknown> {
+export function imageCreateBody(record: VolumeRecord | ImageRecord, temporary = false): Record<string, unknown> {
+  if (record.type === 'image' && temporary) {
+    // A server's disk on its way to a new server: only what booting needs (a snapshot's instance properties stay behind).
+    return { disk_format: record.diskFormat ?? 'raw', container_format: record.containerFormat ?? 'bare', min_disk: record.minDisk, min_ram: record.minRam };
+  }
   if (record.type === 'volume') {
     const props = Object.fromEntries(Object.entries(record.glanceMetadata).filter(([k]) => !NOT_SETTABLE.has(k) && !isPermafrostKey(k)));
     return { ...props, disk_format: 'raw', container_format: 'bare', min_disk: record.size };

@@ -14,3 +14,6 @@ export { backupVolumes } from './backup-volumes';
 export { backupVolumeNative } from './backup-volume-native';
 export { restoreVolumeNative } from './restore-volume-native';
 export { sweepOrphans } from './sweep-orphans';
+export { backupServer } from './backup-server';
+export { restoreServer } from './restore-server';
+export { backupServers } from './backup-servers';

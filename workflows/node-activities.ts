@@ -79,7 +79,19 @@ export function nodeActivities(node: string) {
   const { discardNativeRestore } = proxyActivities<NodeActivities>({ ...cleanup, taskQueue });
   // The orphan sweep: listings of a whole project (or cloud) and many deletions, each heartbeating while it waits.
   const { findOrphanCandidates, deleteOrphans } = proxyActivities<NodeActivities>({ ...maintenance, taskQueue });
+  const { listServerIds, describeSnapshotImage, commitServerBackup, planServerRestore, finishRestoredServer } = proxyActivities<NodeActivities>({ ...quick, taskQueue });
+  const { describeServer, createServerSnapshot, createRestoredServer } = proxyActivities<NodeActivities>({ ...openstack, taskQueue });
+  const { deleteServerSnapshot } = proxyActivities<NodeActivities>({ ...cleanup, taskQueue });
   return {
+    listServerIds,
+    describeSnapshotImage,
+    commitServerBackup,
+    planServerRestore,
+    finishRestoredServer,
+    describeServer,
+    createServerSnapshot,
+    createRestoredServer,
+    deleteServerSnapshot,
     listVolumeIds,
     describeVolume,
     describeImage,

@@ -178,6 +178,11 @@ export class CinderClient {
     return (await this.api.json<{ snapshot: CinderSnapshot }>('POST', '/snapshots', `snapshot volume ${body.volume_id}`, { body: { snapshot: body }, signal })).snapshot;
   }
 
+  /** Adds or replaces metadata keys of a snapshot (others stay). */
+  async setSnapshotMetadata(id: string, metadata: Record<string, string>, signal?: AbortSignal): Promise<void> {
+    await this.api.noContent('POST', `/snapshots/${encodeURIComponent(id)}/metadata`, `set metadata of snapshot ${id}`, { body: { metadata }, signal });
+  }
+
   async deleteSnapshot(id: string, signal?: AbortSignal): Promise<boolean> {
     return this.api.noContent('DELETE', `/snapshots/${encodeURIComponent(id)}`, `delete snapshot ${id}`, { signal, missingOk: true });
   }

@@ -2,12 +2,14 @@
 import type { CloudRef } from '../../workflows/shared/openstack-types';
 import { CinderClient } from './cinder';
 import { GlanceClient } from './glance';
+import { NovaClient } from './nova';
 import { loadCloudConfig, OpenStackSession, processTokenCache } from './session';
 
 export interface OpenStackClients {
   session: OpenStackSession;
   glance: GlanceClient;
   cinder: CinderClient;
+  nova: NovaClient;
   close(): Promise<void>;
 }
 
@@ -21,7 +23,7 @@ export const connectCloud: ConnectCloud = async (ref) => {
     ...(ref.interface !== undefined ? { interface: ref.interface } : {}),
   });
   const session = await OpenStackSession.create(config, { tokenCache: processTokenCache });
-  return { session, glance: new GlanceClient(session), cinder: new CinderClient(session), close: () => session.close() };
+  return { session, glance: new GlanceClient(session), cinder: new CinderClient(session), nova: new NovaClient(session), close: () => session.close() };
 };
 
 /** Runs `fn` with the clients of `ref` and always closes them. */

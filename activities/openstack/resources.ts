@@ -8,7 +8,7 @@ import type { OpenStackClients } from './clients';
 import { waitGone, waitSettled } from './wait';
 import type { WaitOptions } from './wait';
 
-export type ResourceKind = 'image' | 'volume' | 'snapshot' | 'backup';
+export type ResourceKind = 'image' | 'volume' | 'snapshot' | 'backup' | 'server';
 
 export interface ResourceView {
   id: string;
@@ -106,6 +106,25 @@ export function kindOps(c: OpenStackClients, kind: ResourceKind, allTenants = fa
         },
         remove: (id, signal) => c.cinder.deleteBackup(id, signal),
         busy: ['creating', 'restoring'],
+      };
+    }
+    case 'server': {
+      const view = (v: Awaited<ReturnType<OpenStackClients['nova']['getServer']>>): ResourceView => ({
+        id: v.id,
+        name: v.name,
+        status: v.status,
+        tags: v.metadata,
+        createdAt: v.created,
+      });
+      return {
+        byName: async (name, signal) => (await c.nova.listServers({ name, allTenants }, signal)).map(view),
+        byId: async (id, signal) => {
+          const v = await c.nova.findServer(id, signal);
+          return v && v.status !== 'DELETED' ? view(v) : undefined;
+        },
+        remove: (id, signal) => c.nova.deleteServer(id, signal),
+        // Nova deletes a server in any state, a building one included.
+        busy: [],
       };
     }
   }

@@ -39,3 +39,4 @@ export function blobOptions(input: BlobStoreOptions): BlobStoreOptions {
     ...(input.bandwidthLimit !== undefined ? { bandwidthLimit: input.bandwidthLimit } : {}),
   };
 }
+export const SERVER_HOST = 'server';

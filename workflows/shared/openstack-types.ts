@@ -23,6 +23,8 @@ export interface OpenStackTimeouts {
   delete?: number;
   /** A Cinder backup or restore until done. */
   backup?: number;
+  /** A server until it has no task (before a snapshot) or until ACTIVE (a restore). */
+  server?: number;
 }
 
 /** Where a workflow's OpenStack activities run and which cloud they use. */
@@ -234,7 +236,7 @@ export interface SweepInput extends OpenStackPlace {
 }
 
 export interface SweptResource {
-  kind: 'image' | 'volume' | 'snapshot' | 'backup';
+  kind: 'server' | 'image' | 'volume' | 'snapshot' | 'backup';
   id: string;
   name: string;
   workflowId: string;
@@ -247,4 +249,88 @@ export interface SweepResult {
   deleted: SweptResource[];
   /** Candidates left alone, with why (their workflow still runs, delete failed ...). */
   skipped: (SweptResource & { reason: string })[];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Nova servers
+
+/** One disk of a server backup: stored as its own blob backup (`server_<name>.<disk>/<timestamp>`). */
+export interface ServerDisk {
+  ref: BackupRef;
+  /** `root`: the image-booted server's disk (from createImage); `volume`: an attached (or the boot) volume. */
+  role: 'root' | 'volume';
+  /** 0 for the boot disk; null for other volumes. */
+  bootIndex: number | null;
+  device: string | null;
+  deleteOnTermination: boolean;
+  volume?: VolumeRecord;
+  image?: ImageRecord;
+}
+
+/** A server as recorded in its backup. */
+export interface ServerRecord {
+  type: 'server';
+  id: string;
+  name: string;
+  flavor: { id?: string; name: string; vcpus: number; ram: number; disk: number; extraSpecs: Record<string, string> };
+  /** The image the server was booted from (null: booted from a volume). */
+  imageRef: string | null;
+  bootFromVolume: boolean;
+  /** Networks by name with the server's fixed IPs (and MACs) on each; empty = booted without networks. */
+  networks: { name: string; fixedIps: string[]; macs: string[] }[];
+  ports: { portId: string; networkId: string; fixedIps: string[] }[];
+  securityGroups: string[];
+  keyName: string | null;
+  metadata: Record<string, string>;
+  tags: string[];
+  availabilityZone: string | null;
+  disks: ServerDisk[];
+}
+
+export interface BackupServerInput extends OpenStackPlace, BlobStoreOptions {
+  serverId: string;
+  /** Backup name; default the server id. Stored as `server_<name>/<timestamp>` (+ one blob per disk). */
+  name?: string;
+  storage: StorageTarget;
+  copies?: StorageTarget[];
+  /** Longest wait for the server to have no task (another snapshot, a resize ...) before the snapshot. */
+  idleTimeoutMs?: number;
+}
+
+export interface BackupServerResult {
+  ref: BackupRef;
+  server: ServerRecord;
+  stats: BlobBackupStats;
+  targets: TargetOutcome[];
+}
+
+export interface RestoreServerInput extends OpenStackPlace, BackupSelector {
+  /** Default `<name>~<backup time>`. */
+  serverName?: string;
+  /** Recorded network name -> network name or id to attach instead (`none`: leave it out). */
+  networkMap?: Record<string, string>;
+  /** Boot with this flavor (name or id) instead of the recorded one. */
+  flavor?: string;
+  /** Key pair name instead of the recorded one (`none`: without). */
+  keyName?: string;
+  availabilityZone?: string;
+}
+
+export interface RestoreServerResult {
+  ref: BackupRef;
+  serverId: string;
+  serverName: string;
+  volumes: { volumeId: string; name: string }[];
+}
+
+export interface BackupServersInput extends Omit<BackupServerInput, 'serverId' | 'name'> {
+  scope: { kind: 'list'; serverIds: string[] } | { kind: 'project' } | { kind: 'all-tenants' };
+  concurrency?: number;
+}
+
+export interface BackupServersResult {
+  total: number;
+  succeeded: number;
+  failed: number;
+  servers: ScopedOutcome<BackupServerResult>[];
 }

@@ -157,8 +157,8 @@ export interface RestoreFsResult {
   dryRun?: boolean;
 }
 
-/** What a backup holds: a filesystem tree, a Cinder volume's bytes, a Glance image's bytes. */
-export const BACKUP_KINDS = ['fs', 'volume', 'image'] as const;
+/** What a backup holds: a filesystem tree, a Cinder volume's bytes, a Glance image's bytes, a server (its disks are blobs of their own). */
+export const BACKUP_KINDS = ['fs', 'volume', 'image', 'server'] as const;
 export type BackupKindName = (typeof BACKUP_KINDS)[number];
 
 /** A committed backup as listed from storage. */
