@@ -126,8 +126,8 @@ export function imageRecord(i: GlanceImage): ImageRecord {
   };
 }
 
-/** Glance properties Cinder's `volume_image_metadata` holds that Glance would refuse on create. */
-const NOT_SETTABLE = new Set([...GLANCE_READONLY_FIELDS, 'image_id', 'image_name', 'name', 'disk_format', 'container_format', 'min_disk', 'min_ram', 'visibility', 'protected', 'tags']);
+/** Keys of Cinder's `volume_image_metadata` that Glance refuses on create, or that Cinder sets itself (a second `signature_verified` fails the new volume). */
+const NOT_SETTABLE = new Set([...GLANCE_READONLY_FIELDS, 'signature_verified', 'image_id', 'image_name', 'name', 'disk_format', 'container_format', 'min_disk', 'min_ram', 'visibility', 'protected', 'tags']);
 
 export interface StreamInput extends OpenStackPlace, BlobStoreOptions {
   imageId: string;

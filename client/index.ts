@@ -30,10 +30,13 @@ import { validateBackupFs, validateGc, validateList, validatePrune, validateRest
 import type { BackupFsRequest, GcRequest, PruneRequest, RestoreFsRequest, ValidationContext, VerifyRequest } from './validate';
 import type {
   BackupImageRequest,
+  BackupServerRequest,
+  BackupServersRequest,
   BackupVolumeNativeRequest,
   BackupVolumeRequest,
   BackupVolumesRequest,
   RestoreImageRequest,
+  RestoreServerRequest,
   RestoreVolumeNativeRequest,
   RestoreVolumeRequest,
   SweepRequest,
@@ -42,6 +45,10 @@ import type {
 import type {
   BackupImageInput,
   BackupImageResult,
+  BackupServerInput,
+  BackupServerResult,
+  BackupServersInput,
+  BackupServersResult,
   BackupVolumeInput,
   BackupVolumeNativeInput,
   BackupVolumeNativeResult,
@@ -50,6 +57,8 @@ import type {
   BackupVolumesResult,
   RestoreImageInput,
   RestoreImageResult,
+  RestoreServerInput,
+  RestoreServerResult,
   RestoreVolumeInput,
   RestoreVolumeNativeInput,
   RestoreVolumeNativeResult,
@@ -255,8 +264,9 @@ export class PermafrostClient {
     return (await this.startCollectGarbage(request)).result();
   }
 
-  // OpenStack (client/openstack.ts). Volume and image backups are stored as `volume_<name>/<timestamp>` and
-  // `image_<name>/<timestamp>`; `name` defaults to the resource id.
+  // OpenStack (client/openstack.ts). Volume, image and server backups are stored as `volume_<name>/<timestamp>`,
+  // `image_<name>/<timestamp>` and `server_<name>/<timestamp>` (each disk of a server also as `server_<name>.root/...`,
+  // `server_<name>.vol-<i>/...`); `name` defaults to the resource id.
 
   /** Backs up a Cinder volume: snapshot -> temporary volume -> image -> storage; every temporary is removed. */
   startBackupVolume(request: BackupVolumeRequest): Promise<Started<BackupVolumeInput, BackupVolumeResult>> {
@@ -287,6 +297,32 @@ export class PermafrostClient {
   /** Backs up many volumes (ids, the project's, every project's) as child runs; the result reports each one. */
   startBackupVolumes(request: BackupVolumesRequest): Promise<Started<BackupVolumesInput, BackupVolumesResult>> {
     return openstack.startBackupVolumes(this, request);
+  }
+
+  /**
+   * Backs up a Nova server: createImage once it has no task, then every disk (the root disk of an image-booted server,
+   * each volume) to storage, then the server's record (flavor, networks, security groups, key, metadata, disks).
+   */
+  startBackupServer(request: BackupServerRequest): Promise<Started<BackupServerInput, BackupServerResult>> {
+    return openstack.startBackupServer(this, request);
+  }
+
+  async backupServer(request: BackupServerRequest): Promise<BackupServerResult> {
+    return (await this.startBackupServer(request)).result();
+  }
+
+  /** Restores a server backup as a new server (`<name>~<backup time>`) with new volumes, and waits until it is ACTIVE. */
+  startRestoreServer(request: RestoreServerRequest): Promise<Started<RestoreServerInput, RestoreServerResult>> {
+    return openstack.startRestoreServer(this, request);
+  }
+
+  async restoreServer(request: RestoreServerRequest): Promise<RestoreServerResult> {
+    return (await this.startRestoreServer(request)).result();
+  }
+
+  /** Backs up many servers (ids, the project's, every project's) as child runs; the result reports each one. */
+  startBackupServers(request: BackupServersRequest): Promise<Started<BackupServersInput, BackupServersResult>> {
+    return openstack.startBackupServers(this, request);
   }
 
   /** A Cinder backup (Cinder's own backup service), incremental when possible, with keep-N rotation. */

@@ -1,6 +1,6 @@
 /**
- * The OpenStack operations of PermafrostClient (volume and image backups and restores, Cinder's own backups, the
- * orphan sweep and its schedule). Each validates its request, checks that workers serve the node, and starts the
+ * The OpenStack operations of PermafrostClient (volume, image and server backups and restores, Cinder's own backups,
+ * the orphan sweep and its schedule). Each validates its request, checks that workers serve the node, and starts the
  * workflow by name on the central queue; PermafrostClient exposes them as methods.
  */
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
@@ -9,6 +9,10 @@ import { formatBackupTimestamp } from '../workflows/shared/naming';
 import type {
   BackupImageInput,
   BackupImageResult,
+  BackupServerInput,
+  BackupServerResult,
+  BackupServersInput,
+  BackupServersResult,
   BackupVolumeInput,
   BackupVolumeNativeInput,
   BackupVolumeNativeResult,
@@ -17,6 +21,8 @@ import type {
   BackupVolumesResult,
   RestoreImageInput,
   RestoreImageResult,
+  RestoreServerInput,
+  RestoreServerResult,
   RestoreVolumeInput,
   RestoreVolumeNativeInput,
   RestoreVolumeNativeResult,
@@ -27,13 +33,17 @@ import type {
 import { formatDuration } from '../workflows/shared/retention';
 import { CENTRAL_TASK_QUEUE } from '../workflows/shared/queues';
 import { formatStorage } from '../workflows/shared/storage-url';
+import type { StorageTarget } from '../workflows/shared/types';
 import type { ValidationContext } from './validate';
 import {
   validateBackupImage,
+  validateBackupServer,
+  validateBackupServers,
   validateBackupVolume,
   validateBackupVolumeNative,
   validateBackupVolumes,
   validateRestoreImage,
+  validateRestoreServer,
   validateRestoreVolume,
   validateRestoreVolumeNative,
   validateSweep,
@@ -41,10 +51,13 @@ import {
 } from './validate-openstack';
 import type {
   BackupImageRequest,
+  BackupServerRequest,
+  BackupServersRequest,
   BackupVolumeNativeRequest,
   BackupVolumeRequest,
   BackupVolumesRequest,
   RestoreImageRequest,
+  RestoreServerRequest,
   RestoreVolumeNativeRequest,
   RestoreVolumeRequest,
   SweepRequest,
@@ -88,10 +101,23 @@ function cloudLabel(input: { cloud?: string }): string {
   return input.cloud ? ` (cloud ${input.cloud})` : '';
 }
 
+function targetsLabel(input: { storage: StorageTarget; copies?: StorageTarget[] }): string {
+  return [input.storage, ...(input.copies ?? [])].map(formatStorage).join(' + ');
+}
+
+/** What a multi-resource backup covers, for its summary, and the subject of its workflow id. */
+function scopeLabels(input: { node: string; scope: BackupVolumesInput['scope'] | BackupServersInput['scope'] }, noun: 'volume' | 'server'): { what: string; subject: string } {
+  const s = input.scope;
+  const count = s.kind === 'list' ? ('volumeIds' in s ? s.volumeIds.length : s.serverIds.length) : undefined;
+  return {
+    what: count !== undefined ? `${count} ${noun}(s)` : s.kind === 'project' ? `the project's ${noun}s` : `the ${noun}s of every project`,
+    subject: `${input.node}-${count ?? s.kind}`,
+  };
+}
+
 export async function startBackupVolume(host: OpenStackHost, request: BackupVolumeRequest): Promise<Started<BackupVolumeInput, BackupVolumeResult>> {
   const input = validateBackupVolume(request, host.validationContext);
-  const targets = [input.storage, ...(input.copies ?? [])].map(formatStorage).join(' + ');
-  return start(host, 'backupVolume', input, workflowIdOf('backup-volume', input.volumeId), `Back up volume ${input.volumeId}${cloudLabel(input)} to ${targets} as volume_${input.name}`);
+  return start(host, 'backupVolume', input, workflowIdOf('backup-volume', input.volumeId), `Back up volume ${input.volumeId}${cloudLabel(input)} to ${targetsLabel(input)} as volume_${input.name}`);
 }
 
 export async function startRestoreVolume(host: OpenStackHost, request: RestoreVolumeRequest): Promise<Started<RestoreVolumeInput, RestoreVolumeResult>> {
@@ -102,8 +128,7 @@ export async function startRestoreVolume(host: OpenStackHost, request: RestoreVo
 
 export async function startBackupImage(host: OpenStackHost, request: BackupImageRequest): Promise<Started<BackupImageInput, BackupImageResult>> {
   const input = validateBackupImage(request, host.validationContext);
-  const targets = [input.storage, ...(input.copies ?? [])].map(formatStorage).join(' + ');
-  return start(host, 'backupImage', input, workflowIdOf('backup-image', input.imageId), `Back up image ${input.imageId}${cloudLabel(input)} to ${targets} as image_${input.name}`);
+  return start(host, 'backupImage', input, workflowIdOf('backup-image', input.imageId), `Back up image ${input.imageId}${cloudLabel(input)} to ${targetsLabel(input)} as image_${input.name}`);
 }
 
 export async function startRestoreImage(host: OpenStackHost, request: RestoreImageRequest): Promise<Started<RestoreImageInput, RestoreImageResult>> {
@@ -113,9 +138,25 @@ export async function startRestoreImage(host: OpenStackHost, request: RestoreIma
 
 export async function startBackupVolumes(host: OpenStackHost, request: BackupVolumesRequest): Promise<Started<BackupVolumesInput, BackupVolumesResult>> {
   const input = validateBackupVolumes(request, host.validationContext);
-  const scope = input.scope.kind === 'list' ? `${input.scope.volumeIds.length}` : input.scope.kind;
-  const what = input.scope.kind === 'list' ? `${input.scope.volumeIds.length} volume(s)` : input.scope.kind === 'project' ? "the project's volumes" : 'the volumes of every project';
-  return start(host, 'backupVolumes', input, workflowIdOf('backup-volumes', `${input.node}-${scope}`), `Back up ${what}${cloudLabel(input)}, ${input.concurrency ?? 2} at a time`);
+  const { what, subject } = scopeLabels(input, 'volume');
+  return start(host, 'backupVolumes', input, workflowIdOf('backup-volumes', subject), `Back up ${what}${cloudLabel(input)}, ${input.concurrency ?? 2} at a time`);
+}
+
+export async function startBackupServer(host: OpenStackHost, request: BackupServerRequest): Promise<Started<BackupServerInput, BackupServerResult>> {
+  const input = validateBackupServer(request, host.validationContext);
+  return start(host, 'backupServer', input, workflowIdOf('backup-server', input.serverId), `Back up server ${input.serverId}${cloudLabel(input)} to ${targetsLabel(input)} as server_${input.name}`);
+}
+
+export async function startRestoreServer(host: OpenStackHost, request: RestoreServerRequest): Promise<Started<RestoreServerInput, RestoreServerResult>> {
+  const input = validateRestoreServer(request, host.validationContext);
+  const as = input.serverName ? `server ${input.serverName}` : 'a new server';
+  return start(host, 'restoreServer', input, workflowIdOf('restore-server', input.name), `Restore server_${input.name}${input.timestamp ? `/${input.timestamp}` : ''} as ${as}${cloudLabel(input)}`);
+}
+
+export async function startBackupServers(host: OpenStackHost, request: BackupServersRequest): Promise<Started<BackupServersInput, BackupServersResult>> {
+  const input = validateBackupServers(request, host.validationContext);
+  const { what, subject } = scopeLabels(input, 'server');
+  return start(host, 'backupServers', input, workflowIdOf('backup-servers', subject), `Back up ${what}${cloudLabel(input)}, ${input.concurrency ?? 2} at a time`);
 }
 
 export async function startBackupVolumeNative(host: OpenStackHost, request: BackupVolumeNativeRequest): Promise<Started<BackupVolumeNativeInput, BackupVolumeNativeResult>> {

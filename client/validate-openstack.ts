@@ -1,20 +1,23 @@
 /**
- * Checks the requests of the OpenStack operations (volume and image backups and restores, Cinder's own backups, the
- * orphan sweep) and turns them into workflow inputs, before anything starts. Every problem is reported at once, as
+ * Checks the requests of the OpenStack operations (volume, image and server backups and restores, Cinder's own backups,
+ * the orphan sweep) and turns them into workflow inputs, before anything starts. Every problem is reported at once, as
  * a ValidationError. The inputs hold references only: a clouds.yaml cloud name (resolved on the node), key files or
  * variables, never a credential.
  */
 import { invalidBackupName, parseBackupId, parseBackupTimestamp } from '../workflows/shared/naming';
-import { IMAGE_HOST, VOLUME_HOST } from '../workflows/shared/openstack-place';
+import { IMAGE_HOST, SERVER_HOST, VOLUME_HOST } from '../workflows/shared/openstack-place';
 import type {
   BackupImageInput,
   BackupSelector,
+  BackupServerInput,
+  BackupServersInput,
   BackupVolumeInput,
   BackupVolumeNativeInput,
   BackupVolumesInput,
   OpenStackPlace,
   OpenStackTimeouts,
   RestoreImageInput,
+  RestoreServerInput,
   RestoreVolumeInput,
   RestoreVolumeNativeInput,
   SweepInput,
@@ -26,7 +29,7 @@ import type { EncryptionRef, StorageTarget } from '../workflows/shared/types';
 import { checkBlobOptions, checkEncryption, checkLimit, checkNode, countOf, durationOf, storageOf, storagesOf, ValidationError } from './validate';
 import type { BlobOptionsRequest, ValidationContext } from './validate';
 
-export const TIMEOUT_KINDS = ['snapshot', 'volume', 'image', 'delete', 'backup'] as const satisfies readonly (keyof OpenStackTimeouts)[];
+export const TIMEOUT_KINDS = ['snapshot', 'volume', 'image', 'delete', 'backup', 'server'] as const satisfies readonly (keyof OpenStackTimeouts)[];
 export type TimeoutKind = (typeof TIMEOUT_KINDS)[number];
 
 /** Shortest and longest OpenStack wait: a wait runs inside a step that may last at most 7 hours. */
@@ -132,6 +135,45 @@ export interface SweepRequest extends PlaceRequest {
 export interface SweepScheduleRequest extends SweepRequest {
   /** How often the sweep runs (`1h`, `30m`, or ms; at least 5m). */
   every: string | number;
+}
+
+export interface BackupServerRequest extends PlaceRequest, BlobOptionsRequest {
+  serverId: string;
+  /**
+   * Backup name (default: the server id); stored as `server_<name>/<timestamp>`, each disk as `server_<name>.root/...`
+   * or `server_<name>.vol-<i>/...`.
+   */
+  name?: string;
+  storage?: string | StorageTarget | (string | StorageTarget)[];
+  /** Longest wait for the server to have no task (a running snapshot, resize ...) before the snapshot (`30m`, or ms). */
+  idleTimeout?: string | number;
+}
+
+export interface BackupServersRequest extends PlaceRequest, BlobOptionsRequest {
+  /** Exactly one of: these servers, every server of the project, every server of every project (admin). */
+  serverIds?: string[];
+  project?: boolean;
+  allTenants?: boolean;
+  storage?: string | StorageTarget | (string | StorageTarget)[];
+  /** Servers backed up at once (default 2, at most 16). */
+  concurrency?: number | string;
+  idleTimeout?: string | number;
+}
+
+export interface RestoreServerRequest extends PlaceRequest, RestoreSelectionRequest {
+  /** Name of the new server (default `<original name>~<backup time>`). */
+  serverName?: string;
+  /**
+   * Networks to attach instead of the recorded ones, by recorded network name: an object, or `recorded=target` texts as
+   * the CLI takes them (`--network private=prod-net`, repeatable); the target is a network name or id, or `none` to
+   * leave that network out.
+   */
+  networkMap?: Record<string, string> | readonly string[];
+  /** Boot with this flavor (name or id) instead of the recorded one. */
+  flavor?: string;
+  /** Key pair instead of the recorded one; `none` boots without a key pair. */
+  keyName?: string;
+  availabilityZone?: string;
 }
 
 export const DEFAULT_CONCURRENCY = 2;
@@ -245,6 +287,11 @@ function checkPlace(req: PlaceRequest, ctx: ValidationContext, problems: string[
   return place;
 }
 
+/** `<name>.root` and `<name>.vol-<i>`: the names of a server backup's disks (workflows/backup-server.ts). */
+export const SERVER_DISK_SUFFIX = /\.(root|vol-\d+)$/;
+/** Room left in a backup name (at most 128 characters) for a disk suffix such as `.vol-12345`. */
+const MAX_SERVER_BACKUP_NAME = 118;
+
 /** Backup name: the given one or the resource id. */
 function backupNameOf(name: string | undefined, id: string | undefined, problems: string[]): string | undefined {
   const chosen = name ?? id;
@@ -270,6 +317,47 @@ export function validateBackupVolume(req: BackupVolumeRequest, ctx: ValidationCo
   return { ...place, ...blob, volumeId, name, storage, ...(copies.length > 0 ? { copies } : {}) };
 }
 
+/** A server backup name also names its disks: it may not look like a disk and must leave room for the suffix. */
+function serverBackupNameOf(name: string | undefined, id: string | undefined, problems: string[]): string | undefined {
+  const chosen = backupNameOf(name, id, problems);
+  if (chosen === undefined) return undefined;
+  if (SERVER_DISK_SUFFIX.test(chosen)) {
+    problems.push(`backup name ${JSON.stringify(chosen)} ends like the name of a server disk (.root, .vol-<i>): give another --name`);
+    return undefined;
+  }
+  if (chosen.length > MAX_SERVER_BACKUP_NAME) {
+    problems.push(`backup name ${JSON.stringify(chosen)} is longer than ${MAX_SERVER_BACKUP_NAME} characters (its disks are stored as <name>.root and <name>.vol-<i>): give a shorter --name`);
+    return undefined;
+  }
+  return chosen;
+}
+
+/** Which resources a multi-resource backup covers: exactly one of ids, --project, --all-tenants. */
+function checkScope(req: { ids?: string[]; project?: boolean; allTenants?: boolean }, noun: 'volume' | 'server', problems: string[]) {
+  const ids = req.ids ?? [];
+  const chosen = [ids.length > 0, req.project === true, req.allTenants === true].filter(Boolean).length;
+  if (chosen !== 1) {
+    problems.push(
+      chosen === 0
+        ? `say which ${noun}s: ${noun} ids, --project (every ${noun} of the project) or --all-tenants (every ${noun} of every project)`
+        : `give only one of: ${noun} ids, --project, --all-tenants`
+    );
+  }
+  const checked = ids.map((id, i) => checkId(id, `${noun} id #${i + 1}`, problems));
+  if (new Set(ids).size !== ids.length) problems.push(`the same ${noun} is given twice`);
+  const kind = req.allTenants ? ('all-tenants' as const) : req.project ? ('project' as const) : ('list' as const);
+  // Without problems (the only case the ids are used in), every id is checked.
+  return { kind, ids: checked.filter((id): id is string => id !== undefined) };
+}
+
+function checkConcurrency(value: number | string | undefined, problems: string[]): number {
+  const concurrency = countOf(value) ?? DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
+    problems.push(`--concurrency must be a whole number from 1 to ${MAX_CONCURRENCY} (got ${JSON.stringify(value)})`);
+  }
+  return concurrency;
+}
+
 export function validateBackupImage(req: BackupImageRequest, ctx: ValidationContext): BackupImageInput {
   const problems: string[] = [];
   const imageId = checkId(req.imageId, 'image id', problems);
@@ -279,9 +367,11 @@ export function validateBackupImage(req: BackupImageRequest, ctx: ValidationCont
   return { ...place, ...blob, imageId, name, storage, ...(copies.length > 0 ? { copies } : {}) };
 }
 
+/** The storage "hosts" of OpenStack backups, each restored by `permafrost restore <host>`. */
+const OPENSTACK_HOSTS: Partial<Record<string, string>> = { [VOLUME_HOST]: 'a volume', [IMAGE_HOST]: 'an image', [SERVER_HOST]: 'a server' };
+
 /** The backup a restore reads: a name, or `<host>_<name>/<timestamp>` of the right kind, then --timestamp or --from-date. */
 function checkSelection(req: RestoreSelectionRequest, host: string, node: string, ctx: ValidationContext, problems: string[]): BackupSelector | undefined {
-  const other = host === VOLUME_HOST ? IMAGE_HOST : VOLUME_HOST;
   let name: string | undefined;
   let timestamp: string | undefined;
   if (!isText(req.backup) || req.backup.trim() === '') {
@@ -290,9 +380,10 @@ function checkSelection(req: RestoreSelectionRequest, host: string, node: string
     const ref = parseBackupId(req.backup);
     if (!ref) problems.push(`backup ${JSON.stringify(req.backup)} is neither a backup name nor ${host}_<name>/<timestamp>`);
     else if (ref.host !== host) {
+      const other = OPENSTACK_HOSTS[ref.host];
       problems.push(
-        ref.host === other
-          ? `backup ${req.backup} is ${other === IMAGE_HOST ? 'an image' : 'a volume'} backup: restore it with \`permafrost restore ${other}\``
+        other !== undefined
+          ? `backup ${req.backup} is ${other} backup: restore it with \`permafrost restore ${ref.host}\``
           : `backup ${req.backup} is not a ${host} backup (those are ${host}_<name>/<timestamp>)`
       );
     } else ({ name, timestamp } = ref);
@@ -300,6 +391,12 @@ function checkSelection(req: RestoreSelectionRequest, host: string, node: string
     const bad = invalidBackupName(req.backup);
     if (bad) problems.push(bad);
     else name = req.backup;
+  }
+  if (host === SERVER_HOST && name !== undefined && SERVER_DISK_SUFFIX.test(name)) {
+    const base = name.replace(SERVER_DISK_SUFFIX, '');
+    const server = timestamp !== undefined ? `${SERVER_HOST}_${base}/${timestamp}` : base;
+    problems.push(`${req.backup} is a disk of a server backup: restore the whole server with \`permafrost restore server ${server}\``);
+    name = undefined;
   }
   if (req.timestamp !== undefined) {
     if (timestamp !== undefined && timestamp !== req.timestamp) problems.push(`--timestamp ${req.timestamp} contradicts the backup ${req.backup}`);
@@ -357,25 +454,104 @@ export function validateRestoreImage(req: RestoreImageRequest, ctx: ValidationCo
 
 export function validateBackupVolumes(req: BackupVolumesRequest, ctx: ValidationContext): BackupVolumesInput {
   const problems: string[] = [];
-  const ids = req.volumeIds ?? [];
-  const chosen = [ids.length > 0, req.project === true, req.allTenants === true].filter(Boolean).length;
-  if (chosen !== 1) {
-    problems.push(
-      chosen === 0
-        ? 'say which volumes: volume ids, --project (every volume of the project) or --all-tenants (every volume of every project)'
-        : 'give only one of: volume ids, --project, --all-tenants'
-    );
-  }
-  const volumeIds = ids.map((id, i) => checkId(id, `volume id #${i + 1}`, problems));
-  if (new Set(ids).size !== ids.length) problems.push('the same volume is given twice');
-  const concurrency = countOf(req.concurrency) ?? DEFAULT_CONCURRENCY;
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
-    problems.push(`--concurrency must be a whole number from 1 to ${MAX_CONCURRENCY} (got ${JSON.stringify(req.concurrency)})`);
-  }
+  const { kind, ids } = checkScope({ ids: req.volumeIds, project: req.project, allTenants: req.allTenants }, 'volume', problems);
+  const concurrency = checkConcurrency(req.concurrency, problems);
   const { place, blob, storage, copies } = blobBackup(req, ctx, problems);
   if (problems.length > 0 || !blob || !storage) throw new ValidationError(problems);
-  const scope: VolumeScope = req.allTenants ? { kind: 'all-tenants' } : req.project ? { kind: 'project' } : { kind: 'list', volumeIds: volumeIds as string[] };
+  const scope: VolumeScope = kind === 'list' ? { kind, volumeIds: ids } : { kind };
   return { ...place, ...blob, storage, ...(copies.length > 0 ? { copies } : {}), scope, concurrency };
+}
+
+/** `--idle-timeout`: bounded like the other OpenStack waits. */
+function idleTimeoutOf(value: string | number | undefined, problems: string[]): number | undefined {
+  return value === undefined ? undefined : waitDuration(value, '--idle-timeout', problems);
+}
+
+export function validateBackupServer(req: BackupServerRequest, ctx: ValidationContext): BackupServerInput {
+  const problems: string[] = [];
+  const serverId = checkId(req.serverId, 'server id', problems);
+  const name = serverBackupNameOf(req.name, serverId, problems);
+  const idleTimeoutMs = idleTimeoutOf(req.idleTimeout, problems);
+  const { place, blob, storage, copies } = blobBackup(req, ctx, problems);
+  if (problems.length > 0 || !serverId || !name || !blob || !storage) throw new ValidationError(problems);
+  return { ...place, ...blob, serverId, name, storage, ...(copies.length > 0 ? { copies } : {}), ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}) };
+}
+
+export function validateBackupServers(req: BackupServersRequest, ctx: ValidationContext): BackupServersInput {
+  const problems: string[] = [];
+  const { kind, ids } = checkScope({ ids: req.serverIds, project: req.project, allTenants: req.allTenants }, 'server', problems);
+  // Each server's backup is named after its id, and its disks after that name.
+  for (const id of ids) {
+    if (invalidBackupName(id) || SERVER_DISK_SUFFIX.test(id) || id.length > MAX_SERVER_BACKUP_NAME) {
+      problems.push(`server id ${JSON.stringify(id)} cannot name its backup (at most ${MAX_SERVER_BACKUP_NAME} characters of A-Z a-z 0-9 . _ -, not ending in .root or .vol-<i>): back it up alone with \`backup server --name\``);
+    }
+  }
+  const concurrency = checkConcurrency(req.concurrency, problems);
+  const idleTimeoutMs = idleTimeoutOf(req.idleTimeout, problems);
+  const { place, blob, storage, copies } = blobBackup(req, ctx, problems);
+  if (problems.length > 0 || !blob || !storage) throw new ValidationError(problems);
+  const scope: BackupServersInput['scope'] = kind === 'list' ? { kind, serverIds: ids } : { kind };
+  return {
+    ...place,
+    ...blob,
+    storage,
+    ...(copies.length > 0 ? { copies } : {}),
+    ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
+    scope,
+    concurrency,
+  };
+}
+
+/** `--network recorded=target` texts (or an object) -> recorded network name -> network name, id or `none`. */
+function checkNetworkMap(value: RestoreServerRequest['networkMap'], problems: string[]): Record<string, string> | undefined {
+  if (value === undefined) return undefined;
+  const pairs: [string, string][] = [];
+  if (Array.isArray(value)) {
+    for (const item of value as readonly unknown[]) {
+      const eq = isText(item) ? item.indexOf('=') : -1;
+      if (!isText(item) || eq <= 0) {
+        problems.push(`--network must be <recorded network name>=<network name, id or none> (got ${JSON.stringify(item)})`);
+        continue;
+      }
+      pairs.push([item.slice(0, eq).trim(), item.slice(eq + 1).trim()]);
+    }
+  } else if (typeof value === 'object' && value !== null) {
+    // Not-text values are reported by checkText below.
+    pairs.push(...Object.entries(value as Record<string, unknown>).map(([k, v]): [string, string] => [k, v as string]));
+  } else {
+    problems.push(`the network map must be recorded=target texts or an object (got a ${typeof value})`);
+    return undefined;
+  }
+  const out: Record<string, string> = {};
+  for (const [recorded, target] of pairs) {
+    const from = checkText(recorded, '--network: the recorded network name', problems);
+    const to = checkText(target, `--network ${recorded}: the network to attach instead (a name, an id, or none)`, problems);
+    if (from === undefined || to === undefined) continue;
+    if (Object.hasOwn(out, from)) problems.push(`--network ${from} is given twice`);
+    else out[from] = to;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+export function validateRestoreServer(req: RestoreServerRequest, ctx: ValidationContext): RestoreServerInput {
+  const problems: string[] = [];
+  const place = checkPlace(req, ctx, problems);
+  const selector = checkSelection(req, SERVER_HOST, place.node, ctx, problems);
+  const serverName = checkText(req.serverName, '--server-name', problems);
+  const networkMap = checkNetworkMap(req.networkMap, problems);
+  const flavor = checkText(req.flavor, '--flavor (a flavor name or id)', problems);
+  const keyName = checkText(req.keyName, '--key-name (a key pair name, or none)', problems);
+  const availabilityZone = checkText(req.availabilityZone, '--availability-zone', problems);
+  if (problems.length > 0 || !selector) throw new ValidationError(problems);
+  return {
+    ...place,
+    ...selector,
+    ...(serverName !== undefined ? { serverName } : {}),
+    ...(networkMap !== undefined ? { networkMap } : {}),
+    ...(flavor !== undefined ? { flavor } : {}),
+    ...(keyName !== undefined ? { keyName } : {}),
+    ...(availabilityZone !== undefined ? { availabilityZone } : {}),
+  };
 }
 
 export function validateBackupVolumeNative(req: BackupVolumeNativeRequest, ctx: ValidationContext): BackupVolumeNativeInput {

@@ -2,8 +2,8 @@
 # Runs the test tiers with node:test on the compiled output:
 #   unit (pure logic), activities (MockActivityEnvironment), replay (recorded histories), integration (real Temporal
 #   dev server started here, on a free port, in memory), storage (drivers and end-to-end runs against the project's
-#   lab: a real sshd and real Swift + Keystone, installed and started here), openstack (volumes and images against the
-#   lab's real Keystone, Glance and Cinder). The lab is stopped at the end unless it was already up before.
+#   lab: a real sshd and real Swift + Keystone, installed and started here), openstack (volumes, images and servers
+#   against the lab's real Keystone, Glance, Cinder and Nova). The lab is stopped at the end unless it was already up.
 # `scripts/test.sh unit activities` runs a subset; TEST_FILES=<regex> keeps only the matching files of those tiers.
 # Installs and builds first (scripts/setup.sh), unless PERMAFROST_SKIP_SETUP=1.
 set -euo pipefail
@@ -29,7 +29,7 @@ for tier in "${tiers[@]}"; do
   case "$tier" in
     integration | replay) needs_server=1 ;;
     storage) needs_server=1 needs_lab=1 lab_services+=(swift keystone) ;;
-    openstack) needs_server=1 needs_lab=1 lab_services+=(swift keystone glance cinder) ;;
+    openstack) needs_server=1 needs_lab=1 lab_services+=(swift keystone glance cinder nova) ;;
   esac
 done
 cleanup=()

@@ -136,6 +136,21 @@ export class NovaClient {
     return (await this.api.jsonOrMissing<{ keypair: { name: string } }>('GET', `/os-keypairs/${encodeURIComponent(name)}`, `get keypair ${name}`, { signal }))?.keypair;
   }
 
+  async createKeypair(name: string, publicKey?: string, signal?: AbortSignal): Promise<void> {
+    await this.api.noContent('POST', '/os-keypairs', `create keypair ${name}`, { body: { keypair: { name, ...(publicKey ? { public_key: publicKey } : {}) } }, signal });
+  }
+
+  async deleteKeypair(name: string, signal?: AbortSignal): Promise<boolean> {
+    return this.api.noContent('DELETE', `/os-keypairs/${encodeURIComponent(name)}`, `delete keypair ${name}`, { signal, missingOk: true });
+  }
+
+  async attachVolume(serverId: string, volumeId: string, signal?: AbortSignal): Promise<void> {
+    await this.api.noContent('POST', `/servers/${encodeURIComponent(serverId)}/os-volume_attachments`, `attach volume ${volumeId} to server ${serverId}`, {
+      body: { volumeAttachment: { volumeId } },
+      signal,
+    });
+  }
+
   /** Neutron networks with this exact name visible to the project. */
   async networksNamed(name: string, signal?: AbortSignal): Promise<{ id: string; name: string }[]> {
     return (await this.network.json<{ networks: { id: string; name: string }[] }>('GET', '/v2.0/networks', `find network ${name}`, { signal, query: { name } })).networks;

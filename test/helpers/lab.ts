@@ -59,23 +59,25 @@ export async function fileSha256(path: string): Promise<string> {
 }
 
 export interface InventoryItem {
-  kind: 'image' | 'volume' | 'snapshot' | 'backup';
+  kind: 'image' | 'volume' | 'snapshot' | 'backup' | 'server';
   id: string;
   name: string;
   status: string;
   tags: Record<string, string>;
 }
 
-/** Everything in the project: images (the project's own), volumes, snapshots, Cinder backups. */
+/** Everything in the project: servers, images, volumes, snapshots, Cinder backups. */
 export async function inventory(c: OpenStackClients): Promise<InventoryItem[]> {
   const props = (o: Record<string, unknown>): Record<string, string> => Object.fromEntries(Object.entries(o).filter((e): e is [string, string] => typeof e[1] === 'string'));
-  const [images, volumes, snapshots, backups] = await Promise.all([
+  const [images, volumes, snapshots, backups, servers] = await Promise.all([
     c.glance.list({}),
     c.cinder.listVolumes(),
     c.cinder.listSnapshots(),
     c.cinder.listBackups(),
+    c.nova.listServers().catch(() => []), // a lab without Nova
   ]);
   return [
+    ...servers.map((s) => ({ kind: 'server' as const, id: s.id, name: s.name, status: s.status, tags: s.metadata })),
     ...images.map((i) => ({ kind: 'image' as const, id: i.id, name: i.name ?? '', status: i.status, tags: props(i) })),
     ...volumes.map((v) => ({ kind: 'volume' as const, id: v.id, name: v.name ?? '', status: v.status, tags: v.metadata })),
     ...snapshots.map((s) => ({ kind: 'snapshot' as const, id: s.id, name: s.name ?? '', status: s.status, tags: s.metadata })),
@@ -93,4 +95,9 @@ export async function deleteVolume(c: OpenStackClients, id: string): Promise<voi
   await waitForStatus(`volume ${id}`, () => c.cinder.findVolume(id), ['available', 'error', 'in-use'], WAIT).catch(() => undefined);
   await c.cinder.deleteVolume(id);
   await waitGone(`volume ${id}`, () => c.cinder.findVolume(id), WAIT);
+}
+
+/** The disk file of an image-booted server in the lab (labfake.py keeps it under Nova's instances path). */
+export function serverDiskPath(serverId: string): string {
+  return join(process.env.PERMAFROST_TEST_LAB ?? '/tmp/permafrost-lab', 'nova', 'instances', serverId, 'disk');
 }

@@ -10,7 +10,7 @@ const DIR = join(__dirname, '..', '..', '..', 'test', 'replay', 'histories');
 
 test('recorded histories exist for every workflow type', async () => {
   const files = await readdir(DIR);
-  for (const kind of ['backup-fs', 'backup-fs-cancelled', 'restore-fs', 'restore-fs-conflict', 'list-backups', 'verify-backup', 'storage-info', 'prune-backups', 'collect-garbage', 'backup-volume', 'restore-volume', 'backup-image', 'restore-image']) {
+  for (const kind of ['backup-fs', 'backup-fs-cancelled', 'restore-fs', 'restore-fs-conflict', 'list-backups', 'verify-backup', 'storage-info', 'prune-backups', 'collect-garbage', 'backup-volume', 'restore-volume', 'backup-image', 'restore-image', 'backup-server', 'restore-server']) {
     assert.ok(files.some((f) => f.endsWith(`-${kind}.json`)), `no history for ${kind}`);
   }
 });
