@@ -12,20 +12,19 @@
  *   restore therefore tags a new volume again once the data is in, and keeps `permafrost_restore_incomplete` on it
  *   until `finishNativeRestore`: until then the undo (and the sweeper) may remove it.
  */
-import { activityInfo, cancellationSignal, heartbeat, log } from '@temporalio/activity';
-import type { NativeBackupRecord, OpenStackPlace, OpenStackTimeouts, CloudRef } from '../workflows/shared/openstack-types';
+import { activityInfo, cancellationSignal, log } from '@temporalio/activity';
+import type { NativeBackupRecord, OpenStackPlace } from '../workflows/shared/openstack-types';
 import type { RotationCandidate } from '../workflows/shared/native-rotation';
 import { formatBackupTimestamp } from '../workflows/shared/naming';
 import { restoredName, TAG_MANAGED, TAG_PARENT, TAG_RESTORE_INCOMPLETE, TAG_WORKFLOW_ID, temporaryTags } from '../workflows/shared/temporaries';
 import { InvalidInputError, NoBackupFoundError } from './failures';
-import { connectCloud, withCloud } from './openstack/clients';
+import { cloudRunner, waiting } from './openstack/steps';
 import type { ConnectCloud, OpenStackClients } from './openstack/clients';
 import type { CinderBackup, CinderVolume } from './openstack/cinder';
 import { OpenStackError } from './openstack/errors';
 import { deleteAndWait, kindOps } from './openstack/resources';
 import { waitForStatus, waitGone, waitSettled } from './openstack/wait';
-import type { WaitOptions } from './openstack/wait';
-import { DEFAULT_TIMEOUTS, ResourceStateError } from './volumes';
+import { ResourceStateError } from './volumes';
 
 export interface NativeBackupActivityDeps {
   /** Default: clouds.yaml / OS_* of this worker (tests inject fakes). */
@@ -38,23 +37,6 @@ export const TAG_VOLUME_NAME = 'permafrost_volume_name';
 export const TAG_RESTORED_BY = 'permafrost_restored_by';
 /** Description Cinder gives the volume it creates for a restore (how a retry recognises it before it is tagged). */
 export const CINDER_RESTORE_DESCRIPTION = 'auto-created_from_restore_from_backup';
-
-/** Wait options of an activity: its timeout, its cancellation, and a heartbeat on every poll. */
-function waiting(place: OpenStackPlace, which: keyof OpenStackTimeouts): WaitOptions {
-  return {
-    timeoutMs: place.timeouts?.[which] ?? DEFAULT_TIMEOUTS[which],
-    signal: cancellationSignal(),
-    onPoll: (status) => heartbeat({ phase: 'waiting', status: status ?? 'gone', files: 0, bytes: 0, segment: 0, storedBytes: 0 }),
-  };
-}
-
-function cloudOf(place: CloudRef): CloudRef {
-  return {
-    ...(place.cloud !== undefined ? { cloud: place.cloud } : {}),
-    ...(place.region !== undefined ? { region: place.region } : {}),
-    ...(place.interface !== undefined ? { interface: place.interface } : {}),
-  };
-}
 
 /** Cinder's timestamps have no zone (UTC) and microseconds. */
 function cinderTime(t: string): number {
@@ -89,7 +71,7 @@ function failReason(b: CinderBackup): string {
 }
 
 function nativeBackupActivities(deps: NativeBackupActivityDeps) {
-  const cloud = <T>(place: CloudRef, fn: (c: OpenStackClients) => Promise<T>): Promise<T> => withCloud(deps.connectCloud ?? connectCloud, cloudOf(place), fn);
+  const cloud = cloudRunner(deps.connectCloud);
   const workflowId = (): string => activityInfo().workflowExecution?.workflowId ?? 'no-workflow';
   const now = (): string => new Date().toISOString();
 

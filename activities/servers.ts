@@ -12,13 +12,13 @@ import { commitManifest } from './catalog';
 import { InvalidInputError } from './failures';
 import { MANIFEST_FORMAT } from './manifest';
 import type { Manifest } from './manifest';
-import { connectCloud, withCloud } from './openstack/clients';
 import type { ConnectCloud, OpenStackClients } from './openstack/clients';
 import type { NovaServer } from './openstack/nova';
 import { deleteAndWait, kindOps } from './openstack/resources';
 import { waitForStatus } from './openstack/wait';
 import type { OpenStorage } from './storage/registry';
-import { cloudOf, imageRecord, ResourceStateError, volumeRecord, waiting } from './volumes';
+import { imageRecord, ResourceStateError, volumeRecord } from './volumes';
+import { cloudRunner, waiting } from './openstack/steps';
 
 export interface ServerActivityDeps {
   openStorage: OpenStorage;
@@ -80,7 +80,7 @@ function normalizeDevice(device: string | null | undefined): string {
 }
 
 export function createServerActivities(deps: ServerActivityDeps) {
-  const cloud = <T>(place: OpenStackPlace, fn: (c: OpenStackClients) => Promise<T>): Promise<T> => withCloud(deps.connectCloud ?? connectCloud, cloudOf(place), fn);
+  const cloud = cloudRunner(deps.connectCloud);
   const workflowId = (): string => activityInfo().workflowExecution?.workflowId ?? 'no-workflow';
 
   /** Waits until the server has no task (a running snapshot, resize, ...); fails on ERROR or when it is gone. */

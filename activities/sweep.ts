@@ -11,16 +11,15 @@
  */
 import { cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import { TAG_CREATED_AT, TAG_RESTORE_INCOMPLETE, TAG_WORKFLOW_ID, TEMP_PREFIX } from '../workflows/shared/temporaries';
-import type { CloudRef, OpenStackPlace, SweepInput, SweptResource } from '../workflows/shared/openstack-types';
+import type { OpenStackPlace, SweepInput, SweptResource } from '../workflows/shared/openstack-types';
 import { ServiceApi } from './openstack/api';
 import { OpenStackError } from './openstack/errors';
-import { connectCloud, withCloud } from './openstack/clients';
+import { cloudRunner, DEFAULT_TIMEOUTS } from './openstack/steps';
 import type { ConnectCloud, OpenStackClients } from './openstack/clients';
 import { deleteAndWait, kindOps } from './openstack/resources';
 import type { ResourceKind } from './openstack/resources';
 import { waitGone } from './openstack/wait';
 import type { WaitOptions } from './openstack/wait';
-import { DEFAULT_TIMEOUTS } from './volumes';
 
 export interface SweepActivityDeps {
   /** Default: clouds.yaml / OS_* of this worker (tests inject fakes). */
@@ -136,14 +135,6 @@ export function deletionOrder<T extends SweepView>(views: readonly T[]): { order
   return { order, before };
 }
 
-function cloudOf(place: CloudRef): CloudRef {
-  return {
-    ...(place.cloud !== undefined ? { cloud: place.cloud } : {}),
-    ...(place.region !== undefined ? { region: place.region } : {}),
-    ...(place.interface !== undefined ? { interface: place.interface } : {}),
-  };
-}
-
 function stringProps(obj: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(obj)) if (typeof v === 'string') out[k] = v;
@@ -182,7 +173,7 @@ export interface SweepActivities {
 }
 
 export function createSweepActivities(deps: SweepActivityDeps = {}): SweepActivities {
-  const cloud = <T>(place: CloudRef, fn: (c: OpenStackClients) => Promise<T>): Promise<T> => withCloud(deps.connectCloud ?? connectCloud, cloudOf(place), fn);
+  const cloud = cloudRunner(deps.connectCloud);
 
   const beat = (status: string, done: number): void => heartbeat({ phase: 'waiting', status, files: done, bytes: 0, segment: 0, storedBytes: 0 });
 

@@ -16,10 +16,8 @@ import {
 } from '../workflows/shared/temporaries';
 import type {
   BackupSelector,
-  CloudRef,
   ImageRecord,
   OpenStackPlace,
-  OpenStackTimeouts,
   VolumeRecord,
   VolumeScope,
 } from '../workflows/shared/openstack-types';
@@ -30,7 +28,7 @@ import { listManifests, readManifest } from './catalog';
 import { CorruptBackupError, InvalidInputError, NoBackupFoundError } from './failures';
 import { summarize } from './manifest';
 import type { Manifest } from './manifest';
-import { connectCloud, withCloud } from './openstack/clients';
+import { cloudRunner, waiting } from './openstack/steps';
 import type { ConnectCloud, OpenStackClients } from './openstack/clients';
 import type { CinderVolume } from './openstack/cinder';
 import { GLANCE_READONLY_FIELDS } from './openstack/glance';
@@ -38,7 +36,6 @@ import type { GlanceImage } from './openstack/glance';
 import { deleteAndWait, kindOps } from './openstack/resources';
 import type { ResourceKind } from './openstack/resources';
 import { waitForStatus } from './openstack/wait';
-import type { WaitOptions } from './openstack/wait';
 import type { OpenStorage } from './storage/registry';
 
 export interface VolumeActivityDeps {
@@ -50,32 +47,6 @@ export interface VolumeActivityDeps {
 /** A resource is not in a state the step can work with (a volume in `error`, an attached restore target ...). */
 export class ResourceStateError extends Error {
   override readonly name = 'ResourceStateError';
-}
-
-export const DEFAULT_TIMEOUTS: Required<OpenStackTimeouts> = {
-  snapshot: 10 * 60_000,
-  volume: 30 * 60_000,
-  image: 60 * 60_000,
-  delete: 10 * 60_000,
-  backup: 6 * 60 * 60_000,
-  server: 30 * 60_000,
-};
-
-/** Wait options of an activity: its timeout, its cancellation, and a heartbeat on every poll. */
-export function waiting(place: OpenStackPlace, which: keyof OpenStackTimeouts): WaitOptions {
-  return {
-    timeoutMs: place.timeouts?.[which] ?? DEFAULT_TIMEOUTS[which],
-    signal: cancellationSignal(),
-    onPoll: (status) => heartbeat({ phase: 'waiting', status: status ?? 'gone', files: 0, bytes: 0, segment: 0, storedBytes: 0 }),
-  };
-}
-
-export function cloudOf(place: CloudRef): CloudRef {
-  return {
-    ...(place.cloud !== undefined ? { cloud: place.cloud } : {}),
-    ...(place.region !== undefined ? { region: place.region } : {}),
-    ...(place.interface !== undefined ? { interface: place.interface } : {}),
-  };
 }
 
 function ownTags(metadata: Record<string, string> | undefined): Record<string, string> {
@@ -139,7 +110,7 @@ export interface StreamInput extends OpenStackPlace, BlobStoreOptions {
 }
 
 export function createVolumeActivities(deps: VolumeActivityDeps) {
-  const cloud = <T>(place: CloudRef, fn: (c: OpenStackClients) => Promise<T>): Promise<T> => withCloud(deps.connectCloud ?? connectCloud, cloudOf(place), fn);
+  const cloud = cloudRunner(deps.connectCloud);
 
   /** The one resource named `name` that this workflow made, if any (a second one is a bug or a race: refuse). */
   const ownByName = async (c: OpenStackClients, kind: ResourceKind, name: string, workflowId: string) => {

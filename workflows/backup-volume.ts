@@ -13,7 +13,8 @@ import { discardUncommittedOnExit, failOnLostTargets } from './targets';
 /**
  * Backs up a Cinder volume through Glance: snapshot -> volume from the snapshot -> upload-to-image -> stream the
  * image into storage. Every temporary's deletion is registered before it is created, and the undo runs on success,
- * failure and cancel alike: image, then volume, then snapshot (dependency order), each until it is really gone.
+ * failure and cancel alike, in dependency order (image, volume, snapshot), each until it is really gone. The volume
+ * and the snapshot go as soon as the image is active, while the image streams.
  */
 export async function backupVolume(input: BackupVolumeInput): Promise<BackupVolumeResult> {
   const wf = workflowInfo().workflowId;
@@ -33,7 +34,7 @@ export async function backupVolume(input: BackupVolumeInput): Promise<BackupVolu
   const volume = await node.describeVolume.executeWithOptions({ summary: `check volume ${input.volumeId}` }, [{ ...place, volumeId: input.volumeId }]);
 
   return withCleanup(async (cleanup) => {
-    cleanup.push('delete temporary snapshot', () =>
+    const undoSnapshot = cleanup.push('delete temporary snapshot', () =>
       node.deleteTemporaries.executeWithOptions({ summary: `delete snapshot ${temp.snapshot}` }, [{ ...place, kind: 'snapshot', name: temp.snapshot }])
     );
     const { snapshotId } = await node.createTemporarySnapshot.executeWithOptions(
@@ -41,7 +42,7 @@ export async function backupVolume(input: BackupVolumeInput): Promise<BackupVolu
       [{ ...place, volumeId: input.volumeId, name: temp.snapshot, force: volume.attached }]
     );
 
-    cleanup.push('delete temporary volume', () =>
+    const undoVolume = cleanup.push('delete temporary volume', () =>
       node.deleteTemporaries.executeWithOptions({ summary: `delete volume ${temp.volume}` }, [{ ...place, kind: 'volume', name: temp.volume }])
     );
     const { volumeId } = await node.createVolumeFromSnapshot.executeWithOptions({ summary: `volume from snapshot ${snapshotId}` }, [
@@ -55,11 +56,17 @@ export async function backupVolume(input: BackupVolumeInput): Promise<BackupVolu
       { ...place, volumeId, imageName: temp.image },
     ]);
 
+    // The image holds the bytes now: free the temporary volume, then the snapshot, while the image streams.
+    const freed = (async () => {
+      await undoVolume.runNow();
+      await undoSnapshot.runNow();
+    })();
     discardUncommittedOnExit(cleanup, node, targets, ref);
     const stored = await node.streamImageToStorage.executeWithOptions(
       { summary: `stream image ${imageId} to ${targets.map(formatStorage).join(' + ')} as ${backupId(ref)}` },
       [{ ...place, imageId, storage: input.storage, ...(input.copies ? { copies: input.copies } : {}), ...blobOptions(input), ref, kind: 'volume', resource: volume }]
     );
+    await freed;
     const result: BackupVolumeResult = { ref, volume, stats: stored.stats, targets: stored.targets };
     failOnLostTargets(ref, stored.targets, result);
     return result;

@@ -1,5 +1,5 @@
 /**
- * Waiting for OpenStack resources: short polls that back off (0.2 s doubling to 2 s; a ready resource is seen
+ * Waiting for OpenStack resources: short polls that back off (0.2 s, then every 0.5 s; a ready resource is seen
  * within a fraction of a second, unlike Freezer's fixed 5 s sleeps), a hard timeout, a callback on every poll (the
  * activity heartbeats there, which also delivers cancellation), and an error state that fails the step at once.
  */
@@ -27,7 +27,7 @@ export class ResourceWaitTimeoutError extends Error {
 }
 
 export const DEFAULT_POLL_MS = 200;
-export const DEFAULT_MAX_POLL_MS = 2000;
+export const DEFAULT_MAX_POLL_MS = 500;
 
 /** Error states: Cinder's `error*`, Glance's `killed`/`deactivated`, Nova's `ERROR`. */
 export function isErrorStatus(status: string): boolean {

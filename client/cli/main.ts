@@ -12,6 +12,7 @@ import { describeFailure, PermafrostClient, ValidationError, WorkerUnavailableEr
 import { COMPRESSIONS } from '../../workflows/shared/types';
 import { runBackupFs } from './commands/backup';
 import { addImageCommands } from './commands/image';
+import { addServerCommands } from './commands/server';
 import { addSweepCommand } from './commands/sweep';
 import { addVolumeCommands } from './commands/volume';
 import type { Runner } from './commands/volume';
@@ -159,13 +160,14 @@ export function buildProgram(): Command {
   const run: Runner = (fn) => withClient(program, fn);
   addVolumeCommands(backup, restore, run);
   addImageCommands(backup, restore, run);
+  addServerCommands(backup, restore, run);
 
   program
     .command('list')
     .description('list committed backups in a storage')
     .option('--storage <url>', 'storage to list')
     .option('--name <name>', 'only this backup name')
-    .option('--host <host>', 'only backups taken on this host; volume or image for OpenStack backups')
+    .option('--host <host>', 'only backups taken on this host; volume, image or server for OpenStack backups')
     .option('--node <node>', 'node that reads the storage (default: this host)')
     .action(async (o: { storage?: string; name?: string; host?: string; node?: string }) => {
       await withClient(program, (client, out) => runList(client, o, out));

@@ -1,7 +1,7 @@
 /** backupServer and restoreServer against the lab's real Nova (fake virt driver with real disk bytes), Cinder and Glance. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { OpenStackClients } from '../../activities/openstack/clients';
 import { waitForStatus, waitGone } from '../../activities/openstack/wait';

@@ -10,18 +10,47 @@ interface Undo {
   fn: () => Promise<unknown>;
 }
 
+/** A registered undo that can be run early, as soon as what it removes is no longer needed. */
+export interface UndoHandle {
+  /**
+   * Runs the undo now, off the stack, not cancellable. Resolves when it is done; if it fails it goes back on the
+   * stack (the final cleanup tries again). The final cleanup also waits for it.
+   */
+  runNow(): Promise<void>;
+}
+
 export class Cleanup {
   private readonly undos: Undo[] = [];
+  private readonly early: Promise<void>[] = [];
 
   /** Registers `fn`, which must be idempotent (it may run although the step never created anything). */
-  push(step: string, fn: () => Promise<unknown>): void {
-    this.undos.unshift({ step, fn });
+  push(step: string, fn: () => Promise<unknown>): UndoHandle {
+    const undo: Undo = { step, fn };
+    this.undos.unshift(undo);
+    return {
+      runNow: () => {
+        const at = this.undos.indexOf(undo);
+        if (at < 0) return Promise.resolve();
+        this.undos.splice(at, 1);
+        const run = CancellationScope.nonCancellable(async () => {
+          try {
+            await fn();
+          } catch (err) {
+            log.warn('early cleanup step failed; it runs again at the end', { step, error: String(err) });
+            this.undos.unshift(undo);
+          }
+        });
+        this.early.push(run);
+        return run;
+      },
+    };
   }
 
-  /** Runs every undo, newest first; returns the steps whose undo failed. */
+  /** Runs every undo, newest first (after any early one still running); returns the steps whose undo failed. */
   async run(): Promise<string[]> {
     const failed: string[] = [];
     await CancellationScope.nonCancellable(async () => {
+      await Promise.all(this.early.splice(0));
       for (const { step, fn } of this.undos.splice(0)) {
         try {
           await fn();

@@ -6,10 +6,9 @@ import { backupId } from '../../../workflows/shared/naming';
 import type { BackupImageResult, ImageRecord, RestoreImageResult } from '../../../workflows/shared/openstack-types';
 import { addBlobBackupOptions, addPlaceOptions, addSelectionOptions, blobOf, EXIT_HELP, placeOf, selectionOf } from '../flags';
 import type { BlobFlags, PlaceFlags, SelectionFlags } from '../flags';
-import { follow } from '../follow';
 import { formatBytes } from '../output/format';
 import type { Output } from '../output/output';
-import { targetLines } from './volume';
+import { printRun, targetLines } from './volume';
 import type { Runner } from './volume';
 
 function describeImage(i: ImageRecord): string {
@@ -37,17 +36,11 @@ export function formatRestoreImage(r: RestoreImageResult): string {
 }
 
 export async function runBackupImage(client: PermafrostClient, req: BackupImageRequest & { wait: boolean }, out: Output): Promise<void> {
-  const handle = await client.startBackupImage(req);
-  if (!req.wait) return out.result({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }, `started ${handle.workflowId}`);
-  const r = await follow<BackupImageResult>(client, handle, { json: out.json, label: 'backup' });
-  out.result({ workflowId: handle.workflowId, ...r }, formatBackupImage(r));
+  await printRun(client, await client.startBackupImage(req), req.wait, 'backup', out, formatBackupImage);
 }
 
 export async function runRestoreImage(client: PermafrostClient, req: RestoreImageRequest & { wait: boolean }, out: Output): Promise<void> {
-  const handle = await client.startRestoreImage(req);
-  if (!req.wait) return out.result({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }, `started ${handle.workflowId}`);
-  const r = await follow<RestoreImageResult>(client, handle, { json: out.json, label: 'restore' });
-  out.result({ workflowId: handle.workflowId, ...r }, formatRestoreImage(r));
+  await printRun(client, await client.startRestoreImage(req), req.wait, 'restore', out, formatRestoreImage);
 }
 
 export function addImageCommands(backup: Command, restore: Command, run: Runner): void {

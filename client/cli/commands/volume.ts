@@ -3,7 +3,7 @@
  * and `backup volume-native`, `restore volume-native` (Cinder's own backup service).
  */
 import type { Command } from 'commander';
-import type { PermafrostClient } from '../../index';
+import type { PermafrostClient, Started } from '../../index';
 import type {
   BackupVolumeNativeRequest,
   BackupVolumeRequest,
@@ -17,11 +17,13 @@ import type {
   BackupVolumeNativeResult,
   BackupVolumeResult,
   BackupVolumesResult,
+  BlobBackupStats,
   RestoreVolumeNativeResult,
   RestoreVolumeResult,
+  ScopedOutcome,
   VolumeRecord,
 } from '../../../workflows/shared/openstack-types';
-import type { TargetOutcome } from '../../../workflows/shared/types';
+import type { BackupRef, TargetOutcome } from '../../../workflows/shared/types';
 import { addBlobBackupOptions, addPlaceOptions, addSelectionOptions, blobOf, EXIT_HELP, placeOf, selectionOf } from '../flags';
 import type { BlobFlags, PlaceFlags, SelectionFlags } from '../flags';
 import { follow } from '../follow';
@@ -36,8 +38,29 @@ export class PartialFailureError extends Error {
   override readonly name = 'PartialFailureError';
 }
 
-interface Waiting {
+export interface Waiting {
   wait: boolean;
+}
+
+/**
+ * The CLI's handling of a started run: with --no-wait its id is printed; else it is followed (progress on stderr) and
+ * its result printed, as JSON with --json. Returns the result, or undefined when not waited for.
+ */
+export async function printRun<I, R extends object>(
+  client: PermafrostClient,
+  handle: Started<I, R>,
+  wait: boolean,
+  label: string,
+  out: Output,
+  format: (r: R) => string
+): Promise<R | undefined> {
+  if (!wait) {
+    out.result({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }, `started ${handle.workflowId}`);
+    return undefined;
+  }
+  const r = await follow<R>(client, handle, { json: out.json, label });
+  out.result({ workflowId: handle.workflowId, ...r }, format(r));
+  return r;
 }
 
 function describeVolume(v: VolumeRecord): string {
@@ -70,13 +93,22 @@ export function formatRestoreVolume(r: RestoreVolumeResult): string {
   return `restored ${backupId(r.ref)} into ${into} ${r.volumeId} "${r.volumeName}" (${r.size} GiB)`;
 }
 
-export function formatBackupVolumes(r: BackupVolumesResult): string {
-  const lines = r.volumes.map((v) =>
+/** One line per resource of a multi-resource backup, then the counts. */
+export function formatScoped(
+  r: { total: number; succeeded: number; failed: number },
+  outcomes: readonly ScopedOutcome<{ ref: BackupRef; stats: BlobBackupStats }>[],
+  noun: string
+): string {
+  const lines = outcomes.map((v) =>
     v.ok && v.result
       ? `ok      ${v.id}  ${backupId(v.result.ref)}  ${formatBytes(v.result.stats.bytes)} read, ${formatBytes(v.result.stats.storedBytes)} stored`
       : `FAILED  ${v.id}  ${v.error ?? 'unknown error'} (workflow ${v.workflowId})`
   );
-  return [...lines, `${r.total} volumes: ${r.succeeded} backed up, ${r.failed} failed`].join('\n');
+  return [...lines, `${r.total} ${noun}: ${r.succeeded} backed up, ${r.failed} failed`].join('\n');
+}
+
+export function formatBackupVolumes(r: BackupVolumesResult): string {
+  return formatScoped(r, r.volumes, 'volumes');
 }
 
 export function formatBackupVolumeNative(r: BackupVolumeNativeResult): string {
@@ -94,39 +126,24 @@ export function formatRestoreVolumeNative(r: RestoreVolumeNativeResult): string 
 }
 
 export async function runBackupVolume(client: PermafrostClient, req: BackupVolumeRequest & Waiting, out: Output): Promise<void> {
-  const handle = await client.startBackupVolume(req);
-  if (!req.wait) return out.result({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }, `started ${handle.workflowId}`);
-  const r = await follow<BackupVolumeResult>(client, handle, { json: out.json, label: 'backup' });
-  out.result({ workflowId: handle.workflowId, ...r }, formatBackupVolume(r));
+  await printRun(client, await client.startBackupVolume(req), req.wait, 'backup', out, formatBackupVolume);
 }
 
 export async function runRestoreVolume(client: PermafrostClient, req: RestoreVolumeRequest & Waiting, out: Output): Promise<void> {
-  const handle = await client.startRestoreVolume(req);
-  if (!req.wait) return out.result({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }, `started ${handle.workflowId}`);
-  const r = await follow<RestoreVolumeResult>(client, handle, { json: out.json, label: 'restore' });
-  out.result({ workflowId: handle.workflowId, ...r }, formatRestoreVolume(r));
+  await printRun(client, await client.startRestoreVolume(req), req.wait, 'restore', out, formatRestoreVolume);
 }
 
 export async function runBackupVolumes(client: PermafrostClient, req: BackupVolumesRequest & Waiting, out: Output): Promise<void> {
-  const handle = await client.startBackupVolumes(req);
-  if (!req.wait) return out.result({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }, `started ${handle.workflowId}`);
-  const r = await follow<BackupVolumesResult>(client, handle, { json: out.json, label: 'backup volumes' });
-  out.result({ workflowId: handle.workflowId, ...r }, formatBackupVolumes(r));
-  if (r.failed > 0) throw new PartialFailureError(`${r.failed} of ${r.total} volume backups failed`);
+  const r = await printRun(client, await client.startBackupVolumes(req), req.wait, 'backup volumes', out, formatBackupVolumes);
+  if (r && r.failed > 0) throw new PartialFailureError(`${r.failed} of ${r.total} volume backups failed`);
 }
 
 export async function runBackupVolumeNative(client: PermafrostClient, req: BackupVolumeNativeRequest & Waiting, out: Output): Promise<void> {
-  const handle = await client.startBackupVolumeNative(req);
-  if (!req.wait) return out.result({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }, `started ${handle.workflowId}`);
-  const r = await follow<BackupVolumeNativeResult>(client, handle, { json: out.json, label: 'cinder backup' });
-  out.result({ workflowId: handle.workflowId, ...r }, formatBackupVolumeNative(r));
+  await printRun(client, await client.startBackupVolumeNative(req), req.wait, 'cinder backup', out, formatBackupVolumeNative);
 }
 
 export async function runRestoreVolumeNative(client: PermafrostClient, req: RestoreVolumeNativeRequest & Waiting, out: Output): Promise<void> {
-  const handle = await client.startRestoreVolumeNative(req);
-  if (!req.wait) return out.result({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }, `started ${handle.workflowId}`);
-  const r = await follow<RestoreVolumeNativeResult>(client, handle, { json: out.json, label: 'cinder restore' });
-  out.result({ workflowId: handle.workflowId, ...r }, formatRestoreVolumeNative(r));
+  await printRun(client, await client.startRestoreVolumeNative(req), req.wait, 'cinder restore', out, formatRestoreVolumeNative);
 }
 
 export function addVolumeCommands(backup: Command, restore: Command, run: Runner): void {
