@@ -1,6 +1,6 @@
 /**
- * Measuring tools: page cache dropping, peak RSS of a process (tree), timed child processes, tree comparison, and the
- * printing shared by the benchmarks (tables, target checks).
+ * Measuring tools: page cache dropping, peak RSS of a process (tree), timed child processes, timed phases, tree
+ * comparison, and the printing shared by the benchmarks (tables, target checks).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -8,6 +8,8 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 export const MiB = 1024 * 1024;
 
@@ -165,6 +167,47 @@ export async function timedWith<T>(pid: number, fn: () => Promise<T>): Promise<T
   }
   const seconds = (performance.now() - start) / 1000;
   return { result, seconds, rss: await sampler.stop() };
+}
+
+/** One timed step of a benchmark step (a floor API call and its wait, or an activity from a workflow's history). */
+export interface Phase {
+  name: string;
+  /** Seconds from the start of the step. */
+  at: number;
+  seconds: number;
+  /** Permafrost: time the activity task waited for the worker (scheduled -> started). */
+  queued?: number;
+  attempt?: number;
+}
+
+/** Times the phases of one step run in-process (the OpenStack floors). */
+export class Phases {
+  readonly list: Phase[] = [];
+  private readonly t0 = performance.now();
+
+  async run<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    const result = await fn();
+    this.list.push({ name, at: (start - this.t0) / 1000, seconds: (performance.now() - start) / 1000 });
+    return result;
+  }
+
+  get seconds(): number {
+    return (performance.now() - this.t0) / 1000;
+  }
+}
+
+/** Reads a stream to /dev/null; returns the bytes read. */
+export async function toDevNull(body: NodeJS.ReadableStream): Promise<number> {
+  let bytes = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  await pipeline(body, count, createWriteStream('/dev/null'));
+  return bytes;
 }
 
 /** Total size of the regular files below `path` (or of the file itself). */

@@ -10,27 +10,23 @@
  *
  *   npm run bench:volume [-- --data-mib 256 --keep]
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, hostname, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { defaultPayloadConverter } from '@temporalio/common';
 import type { OpenStackClients } from '../activities/openstack/clients';
 import { deleteAndWait, kindOps } from '../activities/openstack/resources';
 import type { ResourceKind } from '../activities/openstack/resources';
 import { waitForStatus } from '../activities/openstack/wait';
 import type { WaitOptions } from '../activities/openstack/wait';
 import { describeFailure } from '../client';
-import type { PermafrostClient } from '../client';
 import type { BackupVolumeInput, BackupVolumeResult, RestoreVolumeInput, RestoreVolumeResult } from '../workflows/shared/openstack-types';
 import { CENTRAL_TASK_QUEUE } from '../workflows/shared/queues';
 import { createVolumeWithData, deleteVolume, fileSha256, labCloud, leftoversOf, nfsVolumePath, openLab } from '../test/helpers/lab';
-import { diskBytes, dropCaches, load1, MiB, sh, table, timedWith, verdict } from './measure';
-import type { Check, RssPeaks } from './measure';
-import { REPO, startPermafrost } from './temporal';
+import { diskBytes, dropCaches, load1, MiB, Phases, sh, table, timedWith, toDevNull, verdict } from './measure';
+import type { Check, Phase, RssPeaks } from './measure';
+import { historyPhases, REPO, startPermafrost, undoSeconds } from './temporal';
 import type { PermafrostEnv } from './temporal';
 
 /** Freezer 13.0.0 (patched to run) on the same lab, 1 GiB volume with 256 MiB of random data: reference, not re-measured. */
@@ -40,16 +36,6 @@ const TARGETS = { backupRatio: 1.2, restoreRatio: 1.2, rssMiB: 256 };
 const FLOOR_POLL: WaitOptions = { timeoutMs: 600_000, pollMs: 200, maxPollMs: 200 };
 
 type WorkflowOf<I, R> = (input: I) => Promise<R>;
-
-interface Phase {
-  name: string;
-  /** Seconds from the start of the step. */
-  at: number;
-  seconds: number;
-  /** Permafrost: time the activity task waited for the worker (scheduled -> started). */
-  queued?: number;
-  attempt?: number;
-}
 
 interface Row {
   tool: 'OpenStack floor' | 'permafrost';
@@ -73,23 +59,6 @@ function say(line = ''): void {
   process.stdout.write(`${line}\n`);
 }
 
-/** Times the phases of one floor step. */
-class Phases {
-  readonly list: Phase[] = [];
-  private readonly t0 = performance.now();
-
-  async run<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const start = performance.now();
-    const result = await fn();
-    this.list.push({ name, at: (start - this.t0) / 1000, seconds: (performance.now() - start) / 1000 });
-    return result;
-  }
-
-  get seconds(): number {
-    return (performance.now() - this.t0) / 1000;
-  }
-}
-
 /** Deletes what a floor step made, in dependency order (image, volumes, snapshot), each until gone; returns the seconds it took. */
 async function removeAll(c: OpenStackClients, made: { kind: ResourceKind; id: string }[], problems: string[]): Promise<number> {
   const start = performance.now();
@@ -100,86 +69,6 @@ async function removeAll(c: OpenStackClients, made: { kind: ResourceKind; id: st
     }
   }
   return (performance.now() - start) / 1000;
-}
-
-/** Reads a stream to /dev/null; returns the bytes read. */
-async function toDevNull(body: NodeJS.ReadableStream): Promise<number> {
-  let bytes = 0;
-  const count = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      bytes += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  await pipeline(body, count, createWriteStream('/dev/null'));
-  return bytes;
-}
-
-/** Decodes an event's user-metadata summary (the `summary` the workflow gave the activity). */
-function summaryOf(payload: Parameters<typeof defaultPayloadConverter.fromPayload>[0] | null | undefined): string | undefined {
-  if (!payload) return undefined;
-  try {
-    return defaultPayloadConverter.fromPayload<string>(payload);
-  } catch {
-    return undefined;
-  }
-}
-
-/** A history number: a Long (protobufjs int64) or a plain number. */
-function num(v: unknown): number {
-  if (typeof v === 'number') return v;
-  if (v && typeof (v as { toNumber?: unknown }).toNumber === 'function') return (v as { toNumber(): number }).toNumber();
-  return NaN;
-}
-
-/**
- * The activities of a run from its history: when each was scheduled (from the run's start), how long its task waited
- * for the worker and how long it ran (last attempt).
- */
-async function historyPhases(client: PermafrostClient, workflowId: string): Promise<Phase[]> {
-  const history = await client.temporal.workflow.getHandle(workflowId).fetchHistory();
-  const events = history.events ?? [];
-  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number => (t ? num(t.seconds) * 1000 + (t.nanos ?? 0) / 1e6 : NaN);
-  const t0 = ms(events[0]?.eventTime);
-  const scheduled = new Map<number, { name: string; at: number; started?: number; attempt?: number; ended?: number }>();
-  for (const e of events) {
-    const id = num(e.eventId);
-    const at = ms(e.eventTime);
-    const sched = e.activityTaskScheduledEventAttributes;
-    if (sched) {
-      const type = sched.activityType?.name ?? '?';
-      const summary = summaryOf(e.userMetadata?.summary);
-      scheduled.set(id, { name: summary ? `${type}: ${summary}` : type, at });
-      continue;
-    }
-    const started = e.activityTaskStartedEventAttributes;
-    if (started) {
-      const s = scheduled.get(num(started.scheduledEventId));
-      if (s) {
-        s.started = at;
-        s.attempt = started.attempt ?? 1;
-      }
-      continue;
-    }
-    const end =
-      e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskCanceledEventAttributes ?? e.activityTaskTimedOutEventAttributes;
-    if (end) {
-      const s = scheduled.get(num(end.scheduledEventId));
-      if (s) s.ended = at;
-    }
-  }
-  return [...scheduled.values()].map((s) => ({
-    name: s.name,
-    at: (s.at - t0) / 1000,
-    seconds: ((s.ended ?? NaN) - (s.started ?? s.at)) / 1000,
-    ...(s.started !== undefined ? { queued: (s.started - s.at) / 1000 } : {}),
-    ...(s.attempt !== undefined ? { attempt: s.attempt } : {}),
-  }));
-}
-
-/** Seconds a run spent deleting its temporaries (its undo steps). */
-function undoSeconds(phases: Phase[]): number {
-  return phases.filter((p) => p.name.startsWith('deleteTemporaries')).reduce((a, p) => a + p.seconds, 0);
 }
 
 class VolumeBench {

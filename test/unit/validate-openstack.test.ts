@@ -4,10 +4,13 @@ import { ValidationError } from '../../client/validate';
 import {
   checkTimeouts,
   validateBackupImage,
+  validateBackupServer,
+  validateBackupServers,
   validateBackupVolume,
   validateBackupVolumeNative,
   validateBackupVolumes,
   validateRestoreImage,
+  validateRestoreServer,
   validateRestoreVolume,
   validateRestoreVolumeNative,
   validateSweep,
@@ -71,7 +74,7 @@ test('a volume backup takes the cloud reference, fan-out storages, encryption an
   assert.equal(input.segmentSize, 8 * 1024 * 1024);
   assert.deepEqual(input.encryption, { keyEnv: 'PF_KEY' });
   assert.equal(input.bandwidthLimit, 50 * 1024 * 1024);
-  assert.deepEqual(input.timeouts, { snapshot: 7_200_000, volume: 7_200_000, image: 7_200_000, delete: 7_200_000, backup: 7_200_000 });
+  assert.deepEqual(input.timeouts, { snapshot: 7_200_000, volume: 7_200_000, image: 7_200_000, delete: 7_200_000, backup: 7_200_000, server: 7_200_000 });
 });
 
 test('every problem of a volume backup is reported at once, each naming what to fix', () => {
@@ -119,6 +122,7 @@ test('wait timeouts: one for all, per kind (later ones win), bounded by the 7-ho
     image: 3_600_000,
     delete: 300_000,
     backup: 3_600_000,
+    server: 3_600_000,
   });
   assert.deepEqual(checkTimeouts({ image: '90m', volume: 600_000 }, p), { image: 5_400_000, volume: 600_000 });
   assert.deepEqual(p, []);
@@ -249,4 +253,128 @@ test('inputs carry references only: unknown fields (a password) are dropped and 
   assert.ok(!p.join('\n').includes('s3cret-pw'), 'the rejected value is not echoed when it is not a name');
   // A key is referenced, never carried: a key file must be an absolute path (checked here for this node).
   assert.match(problems(() => validateBackupVolume({ volumeId: VOL, encryption: { keyFile: 'key.bin' } }, ctx))[0]!, /must be an absolute path/);
+});
+
+const SRV = '7c1d4e2a-93b0-4f5e-8a61-0d2c3b4a5f67';
+
+test('a server backup: the name defaults to the server id; --idle-timeout and the server wait kind', () => {
+  assert.deepEqual(validateBackupServer({ serverId: SRV, cloud: 'lab-demo' }, ctx), {
+    node: 'here',
+    cloud: 'lab-demo',
+    serverId: SRV,
+    name: SRV,
+    storage: { driver: 'local', path: '/var/lib/permafrost/storage' },
+    compression: 'zstd',
+    compressionLevel: undefined,
+    segmentSize: 64 * 1024 * 1024,
+  });
+  const input = validateBackupServer({ serverId: SRV, name: 'web-1', idleTimeout: '30m', timeouts: ['server=2h', 'image=90m'], storage: ['local:/a', 'local:/b'] }, ctx);
+  assert.equal(input.name, 'web-1');
+  assert.equal(input.idleTimeoutMs, 1_800_000);
+  assert.deepEqual(input.timeouts, { server: 7_200_000, image: 5_400_000 });
+  assert.deepEqual(input.copies, [{ driver: 'local', path: '/b' }]);
+  assert.equal(validateBackupServer({ serverId: SRV, idleTimeout: 60_000 }, ctx).idleTimeoutMs, 60_000);
+});
+
+test('server backup mistakes: bad id, idle timeout out of bounds, names that would clash with disk backups', () => {
+  const p = problems(() => validateBackupServer({ serverId: 'a/../b', idleTimeout: 'soon', timeouts: ['servers=1h'] }, ctx));
+  assert.equal(p.length, 3, p.join('\n'));
+  assert.ok(p.some((m) => m.includes('server id "a/../b" is not an OpenStack id')));
+  assert.ok(p.some((m) => m.includes('--idle-timeout must be a duration from 10s to 7h')));
+  assert.ok(p.some((m) => m.includes('unknown wait timeout kind "servers" (known: snapshot, volume, image, delete, backup, server')));
+  assert.deepEqual(problems(() => validateBackupServer({ serverId: '' }, ctx)), ['server id is required']);
+  assert.match(problems(() => validateBackupServer({ serverId: SRV, idleTimeout: '8h' }, ctx))[0]!, /--idle-timeout must be a duration from 10s to 7h/);
+  for (const name of ['web.root', 'web.vol-0', 'web.vol-12']) {
+    assert.match(problems(() => validateBackupServer({ serverId: SRV, name }, ctx))[0]!, /ends like the name of a server disk/, name);
+  }
+  assert.equal(validateBackupServer({ serverId: SRV, name: 'web.rooted' }, ctx).name, 'web.rooted');
+  assert.match(problems(() => validateBackupServer({ serverId: SRV, name: 'n'.repeat(119) }, ctx))[0]!, /longer than 118 characters .*<name>\.vol-<i>/);
+  assert.equal(validateBackupServer({ serverId: SRV, name: 'n'.repeat(118) }, ctx).name, 'n'.repeat(118));
+  assert.match(problems(() => validateBackupServer({ serverId: 'x.root' }, ctx))[0]!, /ends like the name of a server disk/);
+});
+
+test('backup servers: one scope, bounded concurrency, idle timeout for every server', () => {
+  const list = validateBackupServers({ serverIds: [SRV, 'abc'], concurrency: '4', idleTimeout: '5m' }, ctx);
+  assert.deepEqual(list.scope, { kind: 'list', serverIds: [SRV, 'abc'] });
+  assert.equal(list.concurrency, 4);
+  assert.equal(list.idleTimeoutMs, 300_000);
+  assert.equal('name' in list, false, 'each server is named after its id by the workflow');
+  assert.deepEqual(validateBackupServers({ project: true }, ctx).scope, { kind: 'project' });
+  assert.equal(validateBackupServers({ project: true }, ctx).concurrency, 2);
+  assert.deepEqual(validateBackupServers({ allTenants: true, cloud: 'lab-admin' }, ctx).scope, { kind: 'all-tenants' });
+  assert.match(problems(() => validateBackupServers({}, ctx))[0]!, /say which servers: server ids, --project .* or --all-tenants/);
+  assert.match(problems(() => validateBackupServers({ serverIds: [SRV], allTenants: true }, ctx))[0]!, /give only one of: server ids, --project, --all-tenants/);
+  assert.match(problems(() => validateBackupServers({ serverIds: [SRV, SRV] }, ctx))[0]!, /the same server is given twice/);
+  assert.match(problems(() => validateBackupServers({ serverIds: ['ok', 'no way'] }, ctx))[0]!, /server id #2 "no way" is not an OpenStack id/);
+  assert.match(problems(() => validateBackupServers({ serverIds: ['srv.vol-1'] }, ctx))[0]!, /cannot name its backup/);
+  assert.match(problems(() => validateBackupServers({ project: true, concurrency: '17' }, ctx))[0]!, /--concurrency must be a whole number from 1 to 16/);
+});
+
+test('a server restore: name or server_<name>/<timestamp>, new name, network map, flavor, key, zone', () => {
+  assert.deepEqual(validateRestoreServer({ backup: SRV }, ctx), { node: 'here', storage: { driver: 'local', path: '/var/lib/permafrost/storage' }, name: SRV });
+  const input = validateRestoreServer(
+    {
+      backup: `server_web-1/${TS}`,
+      serverName: 'web-1 restored',
+      networkMap: ['private=prod-net', 'mgmt = none', 'dmz=3f0c9a1e-1111-2222-3333-444455556666'],
+      flavor: 'm1.small',
+      keyName: 'none',
+      availabilityZone: 'az-2',
+      cloud: 'lab-demo',
+      timeouts: ['server=20m'],
+    },
+    ctx
+  );
+  assert.deepEqual(input, {
+    node: 'here',
+    cloud: 'lab-demo',
+    storage: { driver: 'local', path: '/var/lib/permafrost/storage' },
+    name: 'web-1',
+    timestamp: TS,
+    serverName: 'web-1 restored',
+    networkMap: { private: 'prod-net', mgmt: 'none', dmz: '3f0c9a1e-1111-2222-3333-444455556666' },
+    flavor: 'm1.small',
+    keyName: 'none',
+    availabilityZone: 'az-2',
+    timeouts: { server: 1_200_000 },
+  });
+  assert.deepEqual(validateRestoreServer({ backup: 'web-1', networkMap: { private: 'other' } }, ctx).networkMap, { private: 'other' });
+  assert.equal(validateRestoreServer({ backup: 'web-1', fromDate: '2026-11-26' }, ctx).fromDate, '2026-11-26');
+  assert.equal(validateRestoreServer({ backup: 'web-1', networkMap: [] }, ctx).networkMap, undefined);
+});
+
+test('server restore mistakes are reported at once, before anything starts', () => {
+  const p = problems(() =>
+    validateRestoreServer({ backup: 'web-1', networkMap: ['private', '=x', 'a=', 'b=c', 'b=d'], flavor: '', keyName: 'a\nb', serverName: 'x'.repeat(256), availabilityZone: '' }, ctx)
+  );
+  assert.equal(p.length, 8, p.join('\n'));
+  assert.ok(p.some((m) => m.includes('--network must be <recorded network name>=<network name, id or none> (got "private")')));
+  assert.ok(p.some((m) => m.includes('(got "=x")')));
+  assert.ok(p.some((m) => m.includes('--network a: the network to attach instead')));
+  assert.ok(p.some((m) => m.includes('--network b is given twice')));
+  assert.ok(p.some((m) => m.includes('--flavor (a flavor name or id) must be a non-empty text')));
+  assert.ok(p.some((m) => m.includes('--key-name (a key pair name, or none) must be a non-empty text')));
+  assert.ok(p.some((m) => m.includes('--server-name must be a non-empty text of at most 255 characters')));
+  assert.ok(p.some((m) => m.includes('--availability-zone must be a non-empty text')));
+  assert.match(problems(() => validateRestoreServer({ backup: `volume_v/${TS}` }, ctx))[0]!, /is a volume backup: restore it with `permafrost restore volume`/);
+  assert.match(problems(() => validateRestoreServer({ backup: `image_i/${TS}` }, ctx))[0]!, /is an image backup: restore it with `permafrost restore image`/);
+  assert.match(problems(() => validateRestoreVolume({ backup: `server_web-1/${TS}` }, ctx))[0]!, /is a server backup: restore it with `permafrost restore server`/);
+  assert.match(problems(() => validateRestoreServer({ backup: `web1_etc/${TS}` }, ctx))[0]!, /is not a server backup \(those are server_<name>\/<timestamp>\)/);
+  assert.deepEqual(problems(() => validateRestoreServer({ backup: `server_web-1.root/${TS}` }, ctx)), [
+    `server_web-1.root/${TS} is a disk of a server backup: restore the whole server with \`permafrost restore server server_web-1/${TS}\``,
+  ]);
+  assert.deepEqual(problems(() => validateRestoreServer({ backup: 'web-1.vol-2' }, ctx)), [
+    'web-1.vol-2 is a disk of a server backup: restore the whole server with `permafrost restore server web-1`',
+  ]);
+  assert.match(problems(() => validateRestoreServer({ backup: `server_web-1/${TS}`, fromDate: '2026-11-01' }, ctx))[0]!, /not both/);
+  assert.match(problems(() => validateRestoreServer({ backup: 'web-1', networkMap: { private: 42 } as never }, ctx))[0]!, /--network private: the network to attach instead .* must be a non-empty text .*got a number/);
+});
+
+test('server inputs carry references only', () => {
+  const sneaky = { serverId: SRV, cloud: 'lab-demo', password: 's3cret-pw', adminPass: 's3cret-pw' } as never;
+  for (const input of [validateBackupServer(sneaky, ctx), validateBackupServers({ ...(sneaky as object), project: true }, ctx), validateRestoreServer({ ...(sneaky as object), backup: SRV }, ctx)]) {
+    const text = JSON.stringify(input);
+    assert.ok(!text.includes('s3cret-pw') && !text.includes('password') && !text.includes('adminPass'), text);
+    assert.ok(text.includes('"cloud":"lab-demo"'), text);
+  }
 });
