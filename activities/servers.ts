@@ -84,9 +84,9 @@ export function createServerActivities(deps: ServerActivityDeps) {
   const workflowId = (): string => activityInfo().workflowExecution?.workflowId ?? 'no-workflow';
 
   /** Waits until the server has no task (a running snapshot, resize, ...); fails on ERROR or when it is gone. */
-  const idleServer = async (c: OpenStackClients, place: OpenStackPlace, id: string): Promise<NovaServer> => {
+  const idleServer = async (c: OpenStackClients, place: OpenStackPlace & { idleTimeoutMs?: number }, id: string): Promise<NovaServer> => {
     const signal = cancellationSignal();
-    const opts = waiting(place, 'server');
+    const opts = { ...waiting(place, 'server'), ...(place.idleTimeoutMs !== undefined ? { timeoutMs: place.idleTimeoutMs } : {}) };
     return waitForStatus(
       `server ${id} (waiting for its task to end)`,
       async () => {
@@ -101,7 +101,7 @@ export function createServerActivities(deps: ServerActivityDeps) {
 
   return {
     /** The server and its volumes, once it has no running task; refuses a server that cannot be snapshotted. */
-    async describeServer(input: OpenStackPlace & { serverId: string }): Promise<DescribedServer> {
+    async describeServer(input: OpenStackPlace & { serverId: string; idleTimeoutMs?: number }): Promise<DescribedServer> {
       return cloud(input, async (c) => {
         const signal = cancellationSignal();
         const found = await c.nova.findServer(input.serverId, signal);
@@ -155,7 +155,7 @@ export function createServerActivities(deps: ServerActivityDeps) {
      * createImage, tagged, until the image is active and the server idle again. For a volume-booted server the
      * image is a stub whose block_device_mapping names one Cinder snapshot per volume; those are tagged too.
      */
-    async createServerSnapshot(input: OpenStackPlace & { serverId: string; imageName: string }): Promise<ServerSnapshot> {
+    async createServerSnapshot(input: OpenStackPlace & { serverId: string; imageName: string; idleTimeoutMs?: number }): Promise<ServerSnapshot> {
       return cloud(input, async (c) => {
         const signal = cancellationSignal();
         const wf = workflowId();

@@ -92,6 +92,26 @@ export interface RssPeaks {
   startBytes: number;
 }
 
+/** CPU time a long-lived process used during a step (user + system, all threads; from /proc/<pid>/stat). */
+export interface CpuSeconds {
+  process: number;
+  /** Of its children that ended and were waited for during the step (e.g. a `zstd` per stream). */
+  children: number;
+}
+
+const CLOCK_TICKS = Number(sh('getconf CLK_TCK')) || 100;
+
+/** utime+stime and cutime+cstime of `pid`, in seconds; undefined once it is gone. */
+async function cpuOf(pid: number): Promise<CpuSeconds | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number); // f[0] is field 3 (state)
+    return { process: (f[11]! + f[12]!) / CLOCK_TICKS, children: (f[13]! + f[14]!) / CLOCK_TICKS };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Samples a process (tree) every 100 ms until stop(). */
 export class RssSampler {
   private processKiB = 0;
@@ -133,6 +153,8 @@ export class RssSampler {
 export interface TimedRun {
   seconds: number;
   rss: RssPeaks;
+  /** timedWith: the CPU time of the sampled process during the operation. */
+  cpu?: CpuSeconds;
 }
 
 /** Runs a command to completion, timing it and sampling its process tree's RSS; output goes to `logFile`. */
@@ -157,6 +179,7 @@ export async function timedRun(command: string, args: string[], opts: { env?: No
 /** Times an in-process async operation while sampling another process (e.g. the worker it drives). */
 export async function timedWith<T>(pid: number, fn: () => Promise<T>): Promise<TimedRun & { result: T }> {
   const sampler = await RssSampler.start(pid);
+  const cpuBefore = await cpuOf(pid);
   const start = performance.now();
   let result: T;
   try {
@@ -166,7 +189,9 @@ export async function timedWith<T>(pid: number, fn: () => Promise<T>): Promise<T
     throw err;
   }
   const seconds = (performance.now() - start) / 1000;
-  return { result, seconds, rss: await sampler.stop() };
+  const cpuAfter = await cpuOf(pid);
+  const cpu = cpuBefore && cpuAfter ? { process: cpuAfter.process - cpuBefore.process, children: cpuAfter.children - cpuBefore.children } : undefined;
+  return { result, seconds, rss: await sampler.stop(), ...(cpu ? { cpu } : {}) };
 }
 
 /** One timed step of a benchmark step (a floor API call and its wait, or an activity from a workflow's history). */

@@ -28,7 +28,7 @@ import type { BackupServerInput, BackupServerResult, RestoreServerInput, Restore
 import { CENTRAL_TASK_QUEUE } from '../workflows/shared/queues';
 import { fileSha256, inventory, labCloud, leftoversOf, openLab, serverDiskPath } from '../test/helpers/lab';
 import { diskBytes, dropCaches, load1, MiB, Phases, sh, table, timedWith, toDevNull, verdict } from './measure';
-import type { Check, Phase, RssPeaks } from './measure';
+import type { Check, CpuSeconds, Phase, RssPeaks } from './measure';
 import { historyPhases, REPO, startPermafrost, undoSeconds } from './temporal';
 import type { PermafrostEnv } from './temporal';
 
@@ -58,6 +58,8 @@ interface Row {
   phases: Phase[];
   /** Permafrost: the node worker (VmHWM, reset before the step) and its process tree (sampled). */
   rss?: RssPeaks;
+  /** Permafrost: CPU time of the node worker during the step, and of its children (zstd) that ended in it. */
+  cpu?: CpuSeconds;
   storedBytes?: number;
   verified?: boolean;
   load1: number;
@@ -131,6 +133,7 @@ class ServerBench {
     const parts = [`${s2(row.seconds)} s`];
     if (row.storedBytes !== undefined) parts.push(`${mb(row.storedBytes)} MiB stored`);
     if (row.rss) parts.push(`worker peak RSS ${mb(row.rss.processBytes)} MiB (tree ${mb(row.rss.treeBytes)}, ${mb(row.rss.startBytes)} before)`);
+    if (row.cpu) parts.push(`worker CPU ${s2(row.cpu.process)} s + children (zstd) ${s2(row.cpu.children)} s`);
     if (row.verified !== undefined) parts.push(row.verified ? 'disk identical' : 'DISK DIFFERS');
     if (row.cleanupSeconds !== undefined && row.tool === 'OpenStack floor') parts.push(`cleanup ${s2(row.cleanupSeconds)} s (not counted)`);
     say(`  ${row.tool} ${row.op}: ${parts.join(', ')}, load ${row.load1.toFixed(2)}`);
@@ -195,6 +198,7 @@ class ServerBench {
       seconds: b.seconds,
       phases,
       rss: b.rss,
+      ...(b.cpu ? { cpu: b.cpu } : {}),
       storedBytes: await diskBytes(storageDir),
       load1: load,
       workflowId,
@@ -220,7 +224,7 @@ class ServerBench {
       );
       restoredId = r.result.serverId;
       const phases = await historyPhases(pf.client, workflowId);
-      const row: Row = { tool: 'permafrost', op: 'restore', seconds: r.seconds, phases, rss: r.rss, load1: load, workflowId, cleanupSeconds: undoSeconds(phases) };
+      const row: Row = { tool: 'permafrost', op: 'restore', seconds: r.seconds, phases, rss: r.rss, ...(r.cpu ? { cpu: r.cpu } : {}), load1: load, workflowId, cleanupSeconds: undoSeconds(phases) };
       const server = await this.c.nova.getServer(restoredId);
       if (server.status !== 'ACTIVE') {
         this.broken = true;
@@ -387,7 +391,7 @@ async function main(): Promise<number> {
   say(`\n=== results: image-booted server, 256 MiB raw disk (128 MiB random + 128 MiB zeros); MiB/s = 256 MiB / wall time ===`);
   say(
     table(
-      ['tool', 'op', 'wall s', 'MiB/s', 'stored MiB', 'worker RSS MiB', 'tree RSS MiB', 'load1', 'identical'],
+      ['tool', 'op', 'wall s', 'MiB/s', 'stored MiB', 'worker RSS MiB', 'tree RSS MiB', 'worker CPU s', 'zstd CPU s', 'load1', 'identical'],
       rows.map((r) => [
         r.tool,
         r.op,
@@ -396,6 +400,8 @@ async function main(): Promise<number> {
         r.storedBytes !== undefined ? mb(r.storedBytes) : '-',
         r.rss ? mb(r.rss.processBytes) : '-',
         r.rss ? mb(r.rss.treeBytes) : '-',
+        r.cpu ? s2(r.cpu.process) : '-',
+        r.cpu ? s2(r.cpu.children) : '-',
         r.load1.toFixed(2),
         r.verified === undefined ? '-' : r.verified ? 'yes' : 'NO',
       ])

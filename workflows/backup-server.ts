@@ -32,8 +32,9 @@ export async function backupServer(input: BackupServerInput): Promise<BackupServ
   const targets = [input.storage, ...(input.copies ?? [])];
   const timestamp = formatBackupTimestamp(new Date());
   const ref: BackupRef = { host: SERVER_HOST, name, timestamp };
+  const idle = input.idleTimeoutMs !== undefined ? { idleTimeoutMs: input.idleTimeoutMs } : {};
   const described = await node.describeServer.executeWithOptions({ summary: `check server ${input.serverId} and wait until it has no task` }, [
-    { ...place, serverId: input.serverId },
+    { ...place, serverId: input.serverId, ...idle },
   ]);
 
   return withCleanup(async (cleanup) => {
@@ -42,7 +43,7 @@ export async function backupServer(input: BackupServerInput): Promise<BackupServ
       node.deleteServerSnapshot.executeWithOptions({ summary: `delete image ${imageName} and its volume snapshots` }, [{ ...place, imageName }])
     );
     const snapshot = await node.createServerSnapshot.executeWithOptions({ summary: `snapshot server ${input.serverId} (createImage)` }, [
-      { ...place, serverId: input.serverId, imageName },
+      { ...place, serverId: input.serverId, imageName, ...idle },
     ]);
 
     const disks: ServerDisk[] = [];

@@ -107,8 +107,9 @@ test('backup server, list --host server and restore server through the CLI', asy
   const row = lines.findIndex((line) => line.includes(`${id} `));
   assert.ok(row >= 0, `list shows ${id}:\n${l.stdout}`);
   assert.match(lines[row]!, new RegExp(`\\bserver\\b.*server "${source.name}" \\(${source.id}\\)`), 'kind server, the resource column names the server');
-  assert.ok(lines[row + 1]?.includes(disk), `the disk follows its server:\n${l.stdout}`);
-  assert.match(lines[row + 1]!, /server disk \(root\)/);
+  const next = lines.slice(row + 1).find((line) => line.includes('_')); // the next row, past the table's rule
+  assert.ok(next?.includes(disk), `the disk follows its server:\n${l.stdout}`);
+  assert.match(next ?? '', new RegExp(`server disk \\(root\\)[\\s│]+root disk of server "${source.name}"`));
   const lj = await runCli(env, '--json', 'list', '--host', 'server');
   assert.equal(lj.code, 0, lj.stderr);
   const listed = (JSON.parse(lj.stdout) as BackupSummary[]).filter((x) => x.ref.timestamp === backup.ref.timestamp).map((x) => [x.ref.name, x.kind, x.resource?.type]);

@@ -2,6 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OpenStackClients } from '../../activities/openstack/clients';
+import { waitForStatus } from '../../activities/openstack/wait';
 import { CENTRAL_TASK_QUEUE } from '../../workflows/shared/queues';
 import type { BackupVolumeInput, BackupVolumeResult, RestoreVolumeInput, RestoreVolumeResult } from '../../workflows/shared/openstack-types';
 import { TAG_RESTORE_INCOMPLETE } from '../../workflows/shared/temporaries';
@@ -52,7 +53,8 @@ test('a 1 GiB volume with 64 MiB of random bytes: backup, restore, identical byt
   const steps = await activityTypes(env.client, backupId);
   assert.deepEqual(
     steps.filter((s) => s !== 'discardUncommittedBackup'),
-    ['describeVolume', 'createTemporarySnapshot', 'createVolumeFromSnapshot', 'uploadVolumeToImage', 'streamImageToStorage', 'deleteTemporaries', 'deleteTemporaries', 'deleteTemporaries']
+    // The temporary volume and snapshot go while the image streams; the image goes last.
+    ['describeVolume', 'createTemporarySnapshot', 'createVolumeFromSnapshot', 'uploadVolumeToImage', 'deleteTemporaries', 'streamImageToStorage', 'deleteTemporaries', 'deleteTemporaries']
   );
 
   const restoreId = `test-restore-volume-${src.id}`;
@@ -73,6 +75,22 @@ test('a 1 GiB volume with 64 MiB of random bytes: backup, restore, identical byt
     [],
     'the temporary image is gone'
   );
+
+  // Into an existing detached volume (Cinder reimage): asked for, so it overwrites; the bytes are the backup's.
+  const target = await lab.cinder.createVolume({ name: 'pf-roundtrip-target', size: 1 });
+  created.push(target.id);
+  await waitForStatus(`volume ${target.id}`, () => lab.cinder.findVolume(target.id), ['available'], { timeoutMs: 120_000 });
+  const into = await env.client.temporal.workflow.execute<(i: RestoreVolumeInput) => Promise<RestoreVolumeResult>>('restoreVolume', {
+    taskQueue: CENTRAL_TASK_QUEUE,
+    workflowId: `${restoreId}-into`,
+    args: [{ ...input, targetVolumeId: target.id }],
+  });
+  assert.equal(into.into, 'existing');
+  assert.equal(into.volumeId, target.id);
+  assert.equal((await lab.cinder.getVolume(target.id)).status, 'available');
+  assert.equal(await fileSha256(nfsVolumePath(target.id)), src.sha256, 'the target volume now holds the backup');
+  assert.deepEqual((await leftoversOf(lab, `${restoreId}-into`)).filter((r) => r.id !== target.id), [], 'the temporary image is gone');
+
   if (process.env.PERMAFROST_RECORD_HISTORIES) {
     await saveHistory(testServerAddress(), process.env.PERMAFROST_RECORD_HISTORIES, 'backup-volume', backupId);
     await saveHistory(testServerAddress(), process.env.PERMAFROST_RECORD_HISTORIES, 'restore-volume', restoreId);

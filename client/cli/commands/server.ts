@@ -20,7 +20,7 @@ const GiB = 1024 ** 3;
 function describeServer(s: ServerRecord): string {
   const f = s.flavor;
   const traits = [
-    `flavor ${f.name} (${f.vcpus} vCPU, ${formatBytes(f.ram * 1024 * 1024)} RAM, ${f.disk} GiB disk)`,
+    `flavor ${f.name} (${f.vcpus} vCPU, ${f.ram} MiB RAM, ${f.disk} GiB disk)`,
     s.bootFromVolume ? 'volume-booted' : 'image-booted',
     s.networks.length > 0 ? `networks ${s.networks.map((n) => (n.fixedIps.length > 0 ? `${n.name} (${n.fixedIps.join(', ')})` : n.name)).join(', ')}` : 'no networks',
     s.securityGroups.length > 0 ? `security groups ${s.securityGroups.join(', ')}` : undefined,

@@ -37,21 +37,31 @@ function serverKeyOf(b: BackupSummary): string {
   return `${isServerDisk(b) ? b.ref.name.replace(SERVER_DISK_SUFFIX, '') : b.ref.name}/${b.ref.timestamp}`;
 }
 
-/** Every server backup directly followed by its disks (taken with the same name and timestamp); the rest in order. */
-function groupServerDisks(backups: readonly BackupSummary[]): BackupSummary[] {
-  const servers = new Set(backups.filter((b) => b.ref.host === SERVER_HOST && b.kind === 'server').map(serverKeyOf));
+/**
+ * Every server backup directly followed by its disks (taken with the same name and timestamp), each disk with its
+ * server; the rest in order.
+ */
+function groupServerDisks(backups: readonly BackupSummary[]): { b: BackupSummary; server?: BackupSummary }[] {
+  const servers = new Map(backups.filter((b) => b.ref.host === SERVER_HOST && b.kind === 'server').map((b) => [serverKeyOf(b), b]));
   const disks = new Map<string, BackupSummary[]>();
   for (const b of backups) {
     if (!isServerDisk(b) || !servers.has(serverKeyOf(b))) continue;
     disks.set(serverKeyOf(b), [...(disks.get(serverKeyOf(b)) ?? []), b]);
   }
-  const out: BackupSummary[] = [];
+  const out: { b: BackupSummary; server?: BackupSummary }[] = [];
   for (const b of backups) {
     if (isServerDisk(b) && servers.has(serverKeyOf(b))) continue;
-    out.push(b);
-    if (b.ref.host === SERVER_HOST && b.kind === 'server') out.push(...(disks.get(serverKeyOf(b)) ?? []));
+    out.push({ b });
+    if (b.ref.host === SERVER_HOST && b.kind === 'server') out.push(...(disks.get(serverKeyOf(b)) ?? []).map((disk) => ({ b: disk, server: b })));
   }
   return out;
+}
+
+/** A root disk's recorded image is the backup's own (deleted) snapshot: name the server instead. */
+function diskResourceOf(b: BackupSummary, server: BackupSummary | undefined): string {
+  if (b.kind !== 'image') return resourceOf(b);
+  const name = server?.resource?.name || server?.resource?.id;
+  return name ? `root disk of server "${name}"` : 'root disk';
 }
 
 export function backupTable(backups: readonly BackupSummary[]): string {
@@ -77,13 +87,13 @@ export function backupTable(backups: readonly BackupSummary[]): string {
     'warnings',
   ];
   const table = new Table({ head, style: process.stdout.isTTY ? undefined : { head: [], border: [] } });
-  for (const b of groupServerDisks(backups)) {
+  for (const { b, server } of groupServerDisks(backups)) {
     // A server backup is a record only: its bytes are in its disks' rows.
     const record = b.kind === 'server';
     table.push([
       `${isServerDisk(b) ? '  ' : ''}${b.ref.host}_${b.ref.name}/${b.ref.timestamp}`,
       ...(withKind ? [kindOf(b)] : []),
-      ...(withResource ? [resourceOf(b)] : []),
+      ...(withResource ? [isServerDisk(b) ? diskResourceOf(b, server) : resourceOf(b)] : []),
       String(b.level),
       b.chain,
       b.parent ?? '-',
