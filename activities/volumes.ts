@@ -18,6 +18,7 @@ import type {
   BackupSelector,
   ImageRecord,
   OpenStackPlace,
+  VolumeImageFormat,
   VolumeRecord,
   VolumeScope,
 } from '../workflows/shared/openstack-types';
@@ -181,7 +182,7 @@ export function createVolumeActivities(deps: VolumeActivityDeps) {
     },
 
     /** Cinder copies the volume into a new Glance image (raw); waits until the image is active and the volume free. */
-    async uploadVolumeToImage(input: OpenStackPlace & { volumeId: string; imageName: string }): Promise<{ imageId: string; size: number }> {
+    async uploadVolumeToImage(input: OpenStackPlace & { volumeId: string; imageName: string; diskFormat?: VolumeImageFormat }): Promise<{ imageId: string; size: number }> {
       return cloud(input, async (c) => {
         const wf = workflowId();
         const signal = cancellationSignal();
@@ -193,7 +194,7 @@ export function createVolumeActivities(deps: VolumeActivityDeps) {
             await waitForStatus(`volume ${input.volumeId} (upload in progress)`, () => c.cinder.findVolume(input.volumeId, signal), ['available'], waiting(input, 'image'));
             id = (await ownByName(c, 'image', input.imageName, wf))?.id;
           }
-          id ??= (await c.cinder.uploadToImage(input.volumeId, { imageName: input.imageName, force: true }, signal)).imageId;
+          id ??= (await c.cinder.uploadToImage(input.volumeId, { imageName: input.imageName, force: true, diskFormat: input.diskFormat ?? 'raw' }, signal)).imageId;
         }
         const imageId = id;
         // Tag it for the sweeper (Cinder's upload action takes no properties).
@@ -459,7 +460,7 @@ export function imageCreateBody(record: VolumeRecord | ImageRecord, temporary = 
   }
   if (record.type === 'volume') {
     const props = Object.fromEntries(Object.entries(record.glanceMetadata).filter(([k]) => !NOT_SETTABLE.has(k) && !isPermafrostKey(k)));
-    return { ...props, disk_format: 'raw', container_format: 'bare', min_disk: record.size };
+    return { ...props, disk_format: record.dataFormat ?? 'raw', container_format: 'bare', min_disk: record.size };
   }
   return {
     ...record.properties,

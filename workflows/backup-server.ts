@@ -81,10 +81,14 @@ export async function backupServer(input: BackupServerInput): Promise<BackupServ
       cleanup.push('delete temporary image', () =>
         node.deleteTemporaries.executeWithOptions({ summary: `delete image ${tempImage}` }, [{ ...place, kind: 'image', name: tempImage }])
       );
-      const { imageId } = await node.uploadVolumeToImage.executeWithOptions({ summary: `upload volume ${volumeId} to image` }, [{ ...place, volumeId, imageName: tempImage }]);
+      const format = input.imageFormat ?? 'qcow2';
+      const { imageId } = await node.uploadVolumeToImage.executeWithOptions({ summary: `upload volume ${volumeId} to a ${format} image` }, [
+        { ...place, volumeId, imageName: tempImage, diskFormat: format },
+      ]);
+      const record: VolumeRecord = { ...v.record, dataFormat: format };
       const diskRef = { ...ref, name: `${name}.vol-${i}` };
-      await stream(imageId, diskRef, 'volume', v.record);
-      disks.push({ ref: diskRef, role: 'volume', bootIndex: v.bootIndex, device: v.device, deleteOnTermination: v.deleteOnTermination, volume: v.record });
+      await stream(imageId, diskRef, 'volume', record);
+      disks.push({ ref: diskRef, role: 'volume', bootIndex: v.bootIndex, device: v.device, deleteOnTermination: v.deleteOnTermination, volume: record });
     }
 
     const server: ServerRecord = { ...described.server, disks };

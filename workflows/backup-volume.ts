@@ -3,7 +3,7 @@ import { nodeActivities } from './node-activities';
 import { withCleanup } from './shared/cleanup';
 import { backupId, formatBackupTimestamp } from './shared/naming';
 import { blobOptions, placeOf, VOLUME_HOST } from './shared/openstack-place';
-import type { BackupVolumeInput, BackupVolumeResult } from './shared/openstack-types';
+import type { BackupVolumeInput, BackupVolumeResult, VolumeRecord } from './shared/openstack-types';
 import { BackupKind, BackupName, BackupNode, BackupResource } from './shared/search-attributes';
 import { formatStorage } from './shared/storage-url';
 import { temporaryName } from './shared/temporaries';
@@ -31,7 +31,9 @@ export async function backupVolume(input: BackupVolumeInput): Promise<BackupVolu
   const ref: BackupRef = { host: VOLUME_HOST, name, timestamp: formatBackupTimestamp(new Date()) };
   const temp = { snapshot: temporaryName(wf, 'snapshot'), volume: temporaryName(wf, 'volume'), image: temporaryName(wf, 'image') };
 
-  const volume = await node.describeVolume.executeWithOptions({ summary: `check volume ${input.volumeId}` }, [{ ...place, volumeId: input.volumeId }]);
+  const described = await node.describeVolume.executeWithOptions({ summary: `check volume ${input.volumeId}` }, [{ ...place, volumeId: input.volumeId }]);
+  const format = input.imageFormat ?? 'qcow2';
+  const volume: VolumeRecord = { ...described, dataFormat: format };
 
   return withCleanup(async (cleanup) => {
     const undoSnapshot = cleanup.push('delete temporary snapshot', () =>
@@ -52,8 +54,8 @@ export async function backupVolume(input: BackupVolumeInput): Promise<BackupVolu
     cleanup.push('delete temporary image', () =>
       node.deleteTemporaries.executeWithOptions({ summary: `delete image ${temp.image}` }, [{ ...place, kind: 'image', name: temp.image }])
     );
-    const { imageId } = await node.uploadVolumeToImage.executeWithOptions({ summary: `upload volume ${volumeId} to image` }, [
-      { ...place, volumeId, imageName: temp.image },
+    const { imageId } = await node.uploadVolumeToImage.executeWithOptions({ summary: `upload volume ${volumeId} to a ${format} image` }, [
+      { ...place, volumeId, imageName: temp.image, diskFormat: format },
     ]);
 
     // The image holds the bytes now: free the temporary volume, then the snapshot, while the image streams.

@@ -45,7 +45,8 @@ test('backup volume, list --host volume and restore volume through the CLI', asy
   assert.equal(backup.volume.name, source.name);
   assert.equal(backup.volume.size, 1);
   assert.deepEqual(backup.volume.metadata, metadata);
-  assert.equal(backup.stats.bytes, 1024 ** 3, 'the whole volume was read');
+  assert.equal(backup.volume.dataFormat, 'qcow2');
+  assert.ok(backup.stats.bytes < 64 * 1024 * 1024, `the qcow2 image holds only what the volume wrote: ${backup.stats.bytes}`);
   assert.ok(backup.stats.storedBytes > 3 * 1024 * 1024 && backup.stats.storedBytes < 64 * 1024 * 1024, `stored ${backup.stats.storedBytes}: random data, zeros compressed`);
   assert.deepEqual(backup.targets.map((t) => t.committed), [true]);
   assert.deepEqual(await leftoversOf(lab, backup.workflowId), [], 'the backup left no temporaries');

@@ -42,8 +42,10 @@ test('a 1 GiB volume with 64 MiB of random bytes: backup, restore, identical byt
     workflowId: backupId,
     args: [backupInput(src.id)],
   });
-  assert.equal(backup.stats.bytes, 1024 * MiB);
-  assert.ok(backup.stats.storedBytes < 80 * MiB, `zeros compressed away: stored ${backup.stats.storedBytes}`);
+  // Cinder hands the volume over as qcow2: the 960 MiB never written are not even read.
+  assert.equal(backup.volume.dataFormat, 'qcow2');
+  assert.ok(backup.stats.bytes > 64 * MiB && backup.stats.bytes < 80 * MiB, `qcow2 stream of 64 MiB of data: ${backup.stats.bytes}`);
+  assert.ok(backup.stats.storedBytes < 80 * MiB, `zeros never stored: ${backup.stats.storedBytes}`);
   assert.equal(backup.volume.name, 'pf-roundtrip-src');
   assert.deepEqual(backup.volume.metadata, { app: 'db', tier: 'gold' });
   assert.deepEqual(await leftoversOf(lab, backupId), [], 'no snapshot, volume or image of the backup is left');

@@ -51,6 +51,8 @@ export interface VolumeRecord {
   glanceMetadata: Record<string, string>;
   /** It was attached when it was backed up (the snapshot was forced: crash-consistent). */
   attached: boolean;
+  /** Format of the stored bytes (the image Cinder uploaded them as); absent = raw. */
+  dataFormat?: 'raw' | 'qcow2';
   projectId?: string;
 }
 
@@ -72,8 +74,13 @@ export interface ImageRecord {
   checksum?: string | null;
 }
 
+/** How Cinder hands a volume's bytes over: qcow2 (default) skips unallocated space, raw is the whole device. */
+export type VolumeImageFormat = 'raw' | 'qcow2';
+
 export interface BackupVolumeInput extends OpenStackPlace, BlobStoreOptions {
   volumeId: string;
+  /** Default qcow2. */
+  imageFormat?: VolumeImageFormat;
   /** Backup name; default the volume id. Stored as `volume_<name>/<timestamp>`. */
   name?: string;
   storage: StorageTarget;
@@ -289,6 +296,8 @@ export interface ServerRecord {
 
 export interface BackupServerInput extends OpenStackPlace, BlobStoreOptions {
   serverId: string;
+  /** Format of the volumes' images (default qcow2). */
+  imageFormat?: VolumeImageFormat;
   /** Backup name; default the server id. Stored as `server_<name>/<timestamp>` (+ one blob per disk). */
   name?: string;
   storage: StorageTarget;
