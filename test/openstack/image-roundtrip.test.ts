@@ -106,8 +106,9 @@ test('restoring a backup that does not exist fails before anything is created', 
   await assert.rejects(
     env.client.temporal.workflow.execute('restoreImage', { taskQueue: CENTRAL_TASK_QUEUE, workflowId: wf, args: [input] }),
     (err: Error) => {
+      // WorkflowFailedError -> ActivityFailure -> ApplicationFailure (typed) -> the original error.
       let e: unknown = err;
-      while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+      while (e instanceof Error && (e as { type?: string }).type === undefined && e.cause instanceof Error) e = e.cause;
       assert.equal((e as { type?: string }).type, 'NoBackupFoundError');
       assert.match((e as Error).message, /no-such-image/);
       return true;

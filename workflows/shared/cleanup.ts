@@ -14,7 +14,8 @@ interface Undo {
 export interface UndoHandle {
   /**
    * Runs the undo now, off the stack, not cancellable. Resolves when it is done; if it fails it goes back on the
-   * stack (the final cleanup tries again). The final cleanup also waits for it.
+   * stack (the final cleanup tries again). The final cleanup waits for it; once the final cleanup has started,
+   * runNow leaves the undo to it.
    */
   runNow(): Promise<void>;
 }
@@ -22,6 +23,8 @@ export interface UndoHandle {
 export class Cleanup {
   private readonly undos: Undo[] = [];
   private readonly early: Promise<void>[] = [];
+  /** Set when the final cleanup starts: from then on it runs every undo left, and runNow does nothing. */
+  private closing = false;
 
   /** Registers `fn`, which must be idempotent (it may run although the step never created anything). */
   push(step: string, fn: () => Promise<unknown>): UndoHandle {
@@ -30,7 +33,7 @@ export class Cleanup {
     return {
       runNow: () => {
         const at = this.undos.indexOf(undo);
-        if (at < 0) return Promise.resolve();
+        if (at < 0 || this.closing) return Promise.resolve();
         this.undos.splice(at, 1);
         const run = CancellationScope.nonCancellable(async () => {
           try {
@@ -49,6 +52,7 @@ export class Cleanup {
   /** Runs every undo, newest first (after any early one still running); returns the steps whose undo failed. */
   async run(): Promise<string[]> {
     const failed: string[] = [];
+    this.closing = true;
     await CancellationScope.nonCancellable(async () => {
       await Promise.all(this.early.splice(0));
       for (const { step, fn } of this.undos.splice(0)) {
