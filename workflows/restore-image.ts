@@ -6,6 +6,7 @@ import { IMAGE_HOST, placeOf, selectorOf } from './shared/openstack-place';
 import type { ImageRecord, RestoreImageInput, RestoreImageResult } from './shared/openstack-types';
 import { BackupKind, BackupName, BackupNode, BackupResource } from './shared/search-attributes';
 import { restoredName } from './shared/temporaries';
+import { chooseStoredBackup } from './targets';
 
 /**
  * Restores an image backup as a new image (`<name>~<backup time>`) with the original's formats, visibility, tags,
@@ -21,9 +22,7 @@ export async function restoreImage(input: RestoreImageInput): Promise<RestoreIma
   const node = nodeActivities(input.node);
   const place = placeOf(input);
   const selector = selectorOf(input);
-  const chosen = await node.selectBlobBackup.executeWithOptions({ summary: `choose the backup of ${input.name}` }, [{ ...selector, host: IMAGE_HOST, kind: 'image' }]);
-  const ref = chosen.ref;
-  const record = (await node.readBackupRecord.executeWithOptions({ summary: `read the record of ${backupId(ref)}` }, [{ storage: input.storage, ref }])) as ImageRecord;
+  const { ref, record } = await chooseStoredBackup<ImageRecord>(node, selector, IMAGE_HOST, 'image');
   const imageName = input.imageName ?? restoredName(record.name || record.id, ref.timestamp);
   return withCleanup(async (cleanup) => {
     // Until the restore has finished, a failure or cancel deletes the image it was making (and only that one).

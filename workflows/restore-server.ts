@@ -6,6 +6,7 @@ import { placeOf, selectorOf, SERVER_HOST } from './shared/openstack-place';
 import type { RestoreServerInput, RestoreServerResult, ServerRecord } from './shared/openstack-types';
 import { BackupKind, BackupName, BackupNode, BackupResource } from './shared/search-attributes';
 import { restoredName, temporaryName } from './shared/temporaries';
+import { chooseStoredBackup } from './targets';
 
 /**
  * Restores a server backup: the flavor, key pair and networks are checked first; then every disk comes back (the
@@ -25,9 +26,7 @@ export async function restoreServer(input: RestoreServerInput): Promise<RestoreS
   const node = nodeActivities(input.node);
   const place = placeOf(input);
   const selector = selectorOf(input);
-  const chosen = await node.selectBlobBackup.executeWithOptions({ summary: `choose the backup of ${input.name}` }, [{ ...selector, host: SERVER_HOST, kind: 'server' }]);
-  const ref = chosen.ref;
-  const record = (await node.readBackupRecord.executeWithOptions({ summary: `read the record of ${backupId(ref)}` }, [{ storage: input.storage, ref }])) as unknown as ServerRecord;
+  const { ref, record } = await chooseStoredBackup<ServerRecord>(node, selector, SERVER_HOST, 'server');
   const plan = await node.planServerRestore.executeWithOptions({ summary: `check flavor, key pair and networks for ${record.name}` }, [
     {
       ...place,

@@ -2,11 +2,11 @@ import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { nodeActivities } from './node-activities';
 import { withCleanup } from './shared/cleanup';
 import { backupId } from './shared/naming';
-import { placeOf, VOLUME_HOST } from './shared/openstack-place';
+import { placeOf, selectorOf, VOLUME_HOST } from './shared/openstack-place';
 import type { RestoreVolumeInput, RestoreVolumeResult, VolumeRecord } from './shared/openstack-types';
 import { BackupKind, BackupName, BackupNode, BackupResource } from './shared/search-attributes';
 import { restoredName, temporaryName } from './shared/temporaries';
-import { selectorOf } from './shared/openstack-place';
+import { chooseStoredBackup } from './targets';
 
 /**
  * Restores a volume backup: stream -> image -> new volume (`<name>~<backup time>`, the original's size, type, AZ,
@@ -25,9 +25,7 @@ export async function restoreVolume(input: RestoreVolumeInput): Promise<RestoreV
   const place = placeOf(input);
   const selector = selectorOf(input);
 
-  const chosen = await node.selectBlobBackup.executeWithOptions({ summary: `choose the backup of ${input.name}` }, [{ ...selector, host: VOLUME_HOST, kind: 'volume' }]);
-  const ref = chosen.ref;
-  const record = (await node.readBackupRecord.executeWithOptions({ summary: `read the record of ${backupId(ref)}` }, [{ storage: input.storage, ref }])) as VolumeRecord;
+  const { chosen, ref, record } = await chooseStoredBackup<VolumeRecord>(node, selector, VOLUME_HOST, 'volume');
   if (input.targetVolumeId) {
     await node.checkRestoreTarget.executeWithOptions({ summary: `check target volume ${input.targetVolumeId}` }, [
       { ...place, volumeId: input.targetVolumeId, bytes: chosen.stats.bytes },

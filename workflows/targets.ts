@@ -1,10 +1,11 @@
-/** The storage side of every backup workflow: undo of uncommitted data, and the verdict of a fan-out. */
+/** The storage side of the workflows: undo of uncommitted data, the verdict of a fan-out, the choice of a backup to restore. */
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { nodeActivities } from './node-activities';
 import type { Cleanup } from './shared/cleanup';
 import { backupId } from './shared/naming';
 import { formatStorage } from './shared/storage-url';
-import type { BackupRef, StorageTarget, TargetOutcome } from './shared/types';
+import type { BackupSelector } from './shared/openstack-types';
+import type { BackupKindName, BackupRef, BackupSummary, StorageTarget, TargetOutcome } from './shared/types';
 
 /** Registers, for every target, the removal of the backup's data should it end uncommitted. */
 export function discardUncommittedOnExit(cleanup: Cleanup, node: ReturnType<typeof nodeActivities>, targets: readonly StorageTarget[], ref: BackupRef): void {
@@ -25,4 +26,20 @@ export function failOnLostTargets(ref: BackupRef, outcomes: readonly TargetOutco
     'PartialBackupError',
     details
   );
+}
+
+/**
+ * The first two steps of every OpenStack restore: choose the backup (exact, by date, or newest; its key checked) and
+ * read the resource record it holds. `R` is the record type the backup kind carries.
+ */
+export async function chooseStoredBackup<R>(
+  node: ReturnType<typeof nodeActivities>,
+  selector: BackupSelector,
+  host: string,
+  kind: BackupKindName
+): Promise<{ chosen: BackupSummary; ref: BackupRef; record: R }> {
+  const chosen = await node.selectBlobBackup.executeWithOptions({ summary: `choose the backup of ${selector.name}` }, [{ ...selector, host, kind }]);
+  const ref = chosen.ref;
+  const record = (await node.readBackupRecord.executeWithOptions({ summary: `read the record of ${backupId(ref)}` }, [{ storage: selector.storage, ref }])) as unknown as R;
+  return { chosen, ref, record };
 }
