@@ -7,6 +7,8 @@
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Secret } from '../../activities/openstack/session';
+import type { CloudConfig } from '../../activities/openstack/session';
 
 export interface FakeServiceRequest {
   method: string;
@@ -46,6 +48,22 @@ export class FakeOpenStack {
   private next = 0;
 
   constructor(private readonly opts: FakeOpenStackOptions) {}
+
+  /** A Keystone v3 password login (user alice, project demo) against this fake, with its password. */
+  passwordConfig(over: Partial<CloudConfig> = {}): CloudConfig {
+    return {
+      source: 'test',
+      authType: 'password',
+      authUrl: `${this.base}/v3`,
+      username: 'alice',
+      userDomainName: 'Default',
+      password: new Secret(this.opts.password),
+      projectName: 'demo',
+      projectDomainName: 'Default',
+      interface: 'public',
+      ...over,
+    };
+  }
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => {

@@ -14,7 +14,7 @@ import { CinderClient } from '../../activities/openstack/cinder';
 import { GlanceClient } from '../../activities/openstack/glance';
 import { OpenStackError } from '../../activities/openstack/errors';
 import type { OpenStackErrorKind } from '../../activities/openstack/errors';
-import { OpenStackSession, Secret } from '../../activities/openstack/session';
+import { OpenStackSession } from '../../activities/openstack/session';
 import type { CloudConfig } from '../../activities/openstack/session';
 import { toFailure } from '../../activities/failures';
 import { FakeOpenStack, sendJson } from '../helpers/fake-openstack';
@@ -176,19 +176,7 @@ before(() => cloud.start());
 after(() => cloud.stop());
 
 function config(over: Partial<CloudConfig> = {}): CloudConfig {
-  return {
-    source: 'test',
-    authType: 'password',
-    authUrl: `${cloud.base}/v3`,
-    username: 'alice',
-    userDomainName: 'Default',
-    password: new Secret(PASSWORD),
-    projectName: 'demo',
-    projectDomainName: 'Default',
-    region: 'r1',
-    interface: 'public',
-    ...over,
-  };
+  return cloud.passwordConfig({ region: 'r1', ...over });
 }
 
 async function withClients<T>(fn: (c: { session: OpenStackSession; cinder: CinderClient; glance: GlanceClient }) => Promise<T>, over: Partial<CloudConfig> = {}): Promise<T> {

@@ -53,19 +53,7 @@ before(() => cloud.start());
 after(() => cloud.stop());
 
 function passwordConfig(over: Partial<CloudConfig> = {}): CloudConfig {
-  return {
-    source: 'test',
-    authType: 'password',
-    authUrl: `${cloud.base}/v3`,
-    username: 'alice',
-    userDomainName: 'Default',
-    password: new Secret(PASSWORD),
-    projectName: 'demo',
-    projectDomainName: 'Default',
-    region: 'r2',
-    interface: 'internal',
-    ...over,
-  };
+  return cloud.passwordConfig({ region: 'r2', interface: 'internal', ...over });
 }
 
 function noSecrets(err: unknown, ...secrets: string[]): void {
