@@ -26,9 +26,11 @@ import type { WaitOptions } from '../activities/openstack/wait';
 import { describeFailure } from '../client';
 import type { BackupServerInput, BackupServerResult, RestoreServerInput, RestoreServerResult } from '../workflows/shared/openstack-types';
 import { CENTRAL_TASK_QUEUE } from '../workflows/shared/queues';
-import { fileSha256, inventory, labCloud, leftoversOf, openLab, serverDiskPath } from '../test/helpers/lab';
-import { diskBytes, dropCaches, load1, MiB, Phases, sh, table, timedWith, toDevNull, verdict } from './measure';
-import type { Check, CpuSeconds, Phase, RssPeaks } from './measure';
+import { fileSha256, inventory, labCloud, openLab, serverDiskPath } from '../test/helpers/lab';
+import { diskBytes, load1, MiB, Phases, sh, table, timedWith, toDevNull, verdict } from './measure';
+import type { Check } from './measure';
+import { mb, OpenStackBench, ratio, s2, say, sayMachine } from './openstack-bench';
+import type { BenchRow } from './openstack-bench';
 import { historyPhases, REPO, startPermafrost, undoSeconds } from './temporal';
 import type { PermafrostEnv } from './temporal';
 
@@ -51,29 +53,7 @@ const LAB_WAIT: WaitOptions = { timeoutMs: 300_000 };
 
 type WorkflowOf<I, R> = (input: I) => Promise<R>;
 
-interface Row {
-  tool: 'OpenStack floor' | 'permafrost';
-  op: 'backup' | 'restore';
-  seconds: number;
-  phases: Phase[];
-  /** Permafrost: the node worker (VmHWM, reset before the step) and its process tree (sampled). */
-  rss?: RssPeaks;
-  /** Permafrost: CPU time of the node worker during the step, and of its children (zstd) that ended in it. */
-  cpu?: CpuSeconds;
-  storedBytes?: number;
-  verified?: boolean;
-  load1: number;
-  workflowId?: string;
-  /** Deleting the temporaries: timed apart for the floor (not in `seconds`); inside the workflow for permafrost. */
-  cleanupSeconds?: number;
-}
-
-const mb = (bytes: number): string => (bytes / MiB).toFixed(1);
-const s2 = (n: number): string => n.toFixed(2);
-
-function say(line = ''): void {
-  process.stdout.write(`${line}\n`);
-}
+type Row = BenchRow;
 
 /** 128 MiB of random bytes then 128 MiB of zeros, in 8 MiB chunks; `hash` sees every byte. */
 function diskData(hash: ReturnType<typeof createHash>): Readable {
@@ -90,28 +70,14 @@ function diskData(hash: ReturnType<typeof createHash>): Readable {
   );
 }
 
-class ServerBench {
-  readonly rows: Row[] = [];
-  readonly problems: string[] = [];
-  broken = false;
-  cacheDropped = true;
-
+class ServerBench extends OpenStackBench {
   constructor(
-    readonly c: OpenStackClients,
+    c: OpenStackClients,
     readonly source: { serverId: string; diskSha256: string },
     /** In the name of everything this run makes: workflow ids (so their temporaries), the source, the floor's image. */
     readonly mark: string
-  ) {}
-
-  /** Drops the page cache before each timed step, so every step reads cold (floor and permafrost alike). */
-  async cold(): Promise<void> {
-    if (this.cacheDropped) {
-      const why = await dropCaches();
-      if (why) {
-        this.cacheDropped = false;
-        this.problems.push(`page cache not dropped (${why}): reads may be served from memory`);
-      }
-    }
+  ) {
+    super(c, { verifies: 'disk', phasesInline: false, leftoversBreak: true });
   }
 
   /** Until the source server has no task (a snapshot's upload finishing), so no step starts behind the previous one. */
@@ -126,18 +92,6 @@ class ServerBench {
       ['ACTIVE'],
       LAB_WAIT
     );
-  }
-
-  add(row: Row): Row {
-    this.rows.push(row);
-    const parts = [`${s2(row.seconds)} s`];
-    if (row.storedBytes !== undefined) parts.push(`${mb(row.storedBytes)} MiB stored`);
-    if (row.rss) parts.push(`worker peak RSS ${mb(row.rss.processBytes)} MiB (tree ${mb(row.rss.treeBytes)}, ${mb(row.rss.startBytes)} before)`);
-    if (row.cpu) parts.push(`worker CPU ${s2(row.cpu.process)} s + children (zstd) ${s2(row.cpu.children)} s`);
-    if (row.verified !== undefined) parts.push(row.verified ? 'disk identical' : 'DISK DIFFERS');
-    if (row.cleanupSeconds !== undefined && row.tool === 'OpenStack floor') parts.push(`cleanup ${s2(row.cleanupSeconds)} s (not counted)`);
-    say(`  ${row.tool} ${row.op}: ${parts.join(', ')}, load ${row.load1.toFixed(2)}`);
-    return row;
   }
 
   /** createImage -> image active (0.2 s polls) -> GET the image data to /dev/null; then delete the image (not timed). */
@@ -245,21 +199,7 @@ class ServerBench {
     }
   }
 
-  /** Anything a permafrost run left in the project (but `keep`, its result): a broken run. */
-  private async leftovers(workflowId: string, keep?: string): Promise<void> {
-    const left = (await leftoversOf(this.c, workflowId)).filter((x) => x.id !== keep);
-    if (left.length > 0) {
-      this.broken = true;
-      this.problems.push(`${workflowId} left ${left.map((x) => `${x.kind} ${x.id} ${x.name} (${x.status})`).join(', ')}`);
-    }
-  }
-
-  find(tool: Row['tool'], op: Row['op']): Row | undefined {
-    return this.rows.find((r) => r.tool === tool && r.op === op);
-  }
-
   checks(): Check[] {
-    const ratio = (a?: number, b?: number): number | undefined => (a !== undefined && b ? a / b : undefined);
     const pfB = this.find('permafrost', 'backup');
     const pfR = this.find('permafrost', 'restore');
     const flB = this.find('OpenStack floor', 'backup');
@@ -304,8 +244,7 @@ async function main(): Promise<number> {
   const mark = `bench-server-${tag}`; // in the name of everything this run makes (workflow temporaries included)
   const loadStart = sh('cut -d" " -f1-3 /proc/loadavg');
   say(`permafrost Nova server benchmark, ${started.toISOString()}`);
-  say(`machine: ${hostname()}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), ${mb(totalmem())} MiB RAM, Linux ${release()}`);
-  say(`load average at start: ${loadStart} (shared machine: other processes compete for the CPUs)`);
+  sayMachine(loadStart);
 
   const cloud = labCloud(); // also points the workers started below at the lab's clouds.yaml
   const c = await openLab();

@@ -23,9 +23,11 @@ import type { WaitOptions } from '../activities/openstack/wait';
 import { describeFailure } from '../client';
 import type { BackupVolumeInput, BackupVolumeResult, RestoreVolumeInput, RestoreVolumeResult } from '../workflows/shared/openstack-types';
 import { CENTRAL_TASK_QUEUE } from '../workflows/shared/queues';
-import { createVolumeWithData, deleteVolume, fileSha256, labCloud, leftoversOf, nfsVolumePath, openLab } from '../test/helpers/lab';
-import { diskBytes, dropCaches, load1, MiB, Phases, sh, table, timedWith, toDevNull, verdict } from './measure';
-import type { Check, Phase, RssPeaks } from './measure';
+import { createVolumeWithData, deleteVolume, fileSha256, labCloud, nfsVolumePath, openLab } from '../test/helpers/lab';
+import { diskBytes, load1, MiB, Phases, sh, table, timedWith, toDevNull, verdict } from './measure';
+import type { Check } from './measure';
+import { mb, OpenStackBench, ratio, s2, say, sayMachine } from './openstack-bench';
+import type { BenchRow } from './openstack-bench';
 import { historyPhases, REPO, startPermafrost, undoSeconds } from './temporal';
 import type { PermafrostEnv } from './temporal';
 
@@ -37,27 +39,7 @@ const FLOOR_POLL: WaitOptions = { timeoutMs: 600_000, pollMs: 200, maxPollMs: 20
 
 type WorkflowOf<I, R> = (input: I) => Promise<R>;
 
-interface Row {
-  tool: 'OpenStack floor' | 'permafrost';
-  op: 'backup' | 'restore';
-  seconds: number;
-  phases: Phase[];
-  /** Permafrost: the node worker (VmHWM, reset before the step) and its process tree (sampled). */
-  rss?: RssPeaks;
-  storedBytes?: number;
-  verified?: boolean;
-  load1: number;
-  workflowId?: string;
-  /** Deleting the temporaries: timed apart for the floor (not in `seconds`); inside the workflow for permafrost. */
-  cleanupSeconds?: number;
-}
-
-const mb = (bytes: number): string => (bytes / MiB).toFixed(1);
-const s2 = (n: number): string => n.toFixed(2);
-
-function say(line = ''): void {
-  process.stdout.write(`${line}\n`);
-}
+type Row = BenchRow;
 
 /** Deletes what a floor step made, in dependency order (image, volumes, snapshot), each until gone; returns the seconds it took. */
 async function removeAll(c: OpenStackClients, made: { kind: ResourceKind; id: string }[], problems: string[]): Promise<number> {
@@ -71,39 +53,14 @@ async function removeAll(c: OpenStackClients, made: { kind: ResourceKind; id: st
   return (performance.now() - start) / 1000;
 }
 
-class VolumeBench {
-  readonly rows: Row[] = [];
-  readonly problems: string[] = [];
-  broken = false;
-  cacheDropped = true;
-
+class VolumeBench extends OpenStackBench {
   constructor(
-    readonly c: OpenStackClients,
+    c: OpenStackClients,
     readonly source: { id: string; sha256: string; sizeGiB: number; dataBytes: number },
     readonly workDir: string,
     readonly tag: string
-  ) {}
-
-  /** Drops the page cache before each timed step, so every step reads cold (floor and permafrost alike). */
-  async cold(): Promise<void> {
-    if (!this.cacheDropped) return;
-    const why = await dropCaches();
-    if (why) {
-      this.cacheDropped = false;
-      this.problems.push(`page cache not dropped (${why}): reads may be served from memory`);
-    }
-  }
-
-  add(row: Row): Row {
-    this.rows.push(row);
-    const parts = [`${s2(row.seconds)} s`];
-    if (row.storedBytes !== undefined) parts.push(`${mb(row.storedBytes)} MiB stored`);
-    if (row.rss) parts.push(`worker peak RSS ${mb(row.rss.processBytes)} MiB (tree ${mb(row.rss.treeBytes)}, ${mb(row.rss.startBytes)} before)`);
-    if (row.verified !== undefined) parts.push(row.verified ? 'bytes identical' : 'BYTES DIFFER');
-    if (row.cleanupSeconds !== undefined && row.tool === 'OpenStack floor') parts.push(`cleanup ${s2(row.cleanupSeconds)} s (not counted)`);
-    say(`  ${row.tool} ${row.op}: ${parts.join(', ')}, load ${row.load1.toFixed(2)}`);
-    for (const p of row.phases) say(`    ${p.name}: ${s2(p.seconds)} s`);
-    return row;
+  ) {
+    super(c, { verifies: 'bytes', phasesInline: true, leftoversBreak: false });
   }
 
   /** Compares a restored volume's file with the source's hash. */
@@ -249,18 +206,7 @@ class VolumeBench {
     }
   }
 
-  /** Anything a permafrost run left in the project (but `keep`, its result). */
-  private async leftovers(workflowId: string, keep?: string): Promise<void> {
-    const left = (await leftoversOf(this.c, workflowId)).filter((x) => x.id !== keep);
-    if (left.length > 0) this.problems.push(`${workflowId} left ${left.map((x) => `${x.kind} ${x.id} (${x.status})`).join(', ')}`);
-  }
-
-  find(tool: Row['tool'], op: Row['op']): Row | undefined {
-    return this.rows.find((r) => r.tool === tool && r.op === op);
-  }
-
   checks(): Check[] {
-    const ratio = (a?: number, b?: number): number | undefined => (a !== undefined && b ? a / b : undefined);
     const pfB = this.find('permafrost', 'backup');
     const pfR = this.find('permafrost', 'restore');
     const flB = this.find('OpenStack floor', 'backup');
@@ -290,8 +236,7 @@ async function main(): Promise<number> {
   const tag = started.toISOString().replace(/\D/g, '').slice(2, 14);
   const loadStart = sh('cut -d" " -f1-3 /proc/loadavg');
   say(`permafrost Cinder volume benchmark, ${started.toISOString()}`);
-  say(`machine: ${hostname()}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), ${mb(totalmem())} MiB RAM, Linux ${release()}`);
-  say(`load average at start: ${loadStart} (shared machine: other processes compete for the CPUs)`);
+  sayMachine(loadStart);
 
   const cloud = labCloud(); // also points the workers started below at the lab's clouds.yaml
   const c = await openLab();
