@@ -21,6 +21,7 @@ import { InvalidInputError, NoBackupFoundError } from './failures';
 import { cloudRunner, waiting } from './openstack/steps';
 import type { ConnectCloud, OpenStackClients } from './openstack/clients';
 import type { CinderBackup, CinderVolume } from './openstack/cinder';
+import { parseServiceTime } from './openstack/api';
 import { OpenStackError } from './openstack/errors';
 import { deleteAndWait, kindOps } from './openstack/resources';
 import { waitForStatus, waitGone, waitSettled } from './openstack/wait';
@@ -38,11 +39,8 @@ export const TAG_RESTORED_BY = 'permafrost_restored_by';
 /** Description Cinder gives the volume it creates for a restore (how a retry recognises it before it is tagged). */
 export const CINDER_RESTORE_DESCRIPTION = 'auto-created_from_restore_from_backup';
 
-/** Cinder's timestamps have no zone (UTC) and microseconds. */
-function cinderTime(t: string): number {
-  const ms = Date.parse(/(?:[zZ]|[+-]\d{2}:?\d{2})$/.test(t) ? t : `${t}Z`);
-  return Number.isNaN(ms) ? 0 : ms;
-}
+/** Cinder's timestamps have no zone (UTC) and microseconds; unreadable ones sort first. */
+const cinderTime = (t: string): number => parseServiceTime(t) ?? 0;
 
 export function nativeBackupRecord(b: CinderBackup): NativeBackupRecord {
   return {

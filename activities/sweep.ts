@@ -12,7 +12,7 @@
 import { cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import { TAG_CREATED_AT, TAG_RESTORE_INCOMPLETE, TAG_WORKFLOW_ID, TEMP_PREFIX } from '../workflows/shared/temporaries';
 import type { OpenStackPlace, SweepInput, SweptResource } from '../workflows/shared/openstack-types';
-import { ServiceApi } from './openstack/api';
+import { parseServiceTime, ServiceApi, stringProps } from './openstack/api';
 import { OpenStackError } from './openstack/errors';
 import { cloudRunner, DEFAULT_TIMEOUTS } from './openstack/steps';
 import type { ConnectCloud, OpenStackClients } from './openstack/clients';
@@ -74,13 +74,6 @@ export function orphanWorkflowId(r: Pick<SweepView, 'kind' | 'name' | 'tags'>): 
   return undefined;
 }
 
-/** Milliseconds of a service timestamp; Cinder's have no zone (`2026-11-26T18:54:48.000000`) and are UTC. */
-export function parseServiceTime(value: string | undefined): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const zoned = /(?:Z|[+-]\d{2}:?\d{2})$/i.test(value) ? value : `${value}Z`;
-  const ms = Date.parse(zoned);
-  return Number.isFinite(ms) ? ms : undefined;
-}
 
 /** The candidates among `views`: with evidence, old enough, and (optionally) of workflows with the given id prefix. */
 export function selectCandidates(views: readonly SweepView[], opts: { now: number; graceMs: number; workflowIdPrefix?: string }): SweptResource[] {
@@ -135,11 +128,6 @@ export function deletionOrder<T extends SweepView>(views: readonly T[]): { order
   return { order, before };
 }
 
-function stringProps(obj: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(obj)) if (typeof v === 'string') out[k] = v;
-  return out;
-}
 
 /** States in which the resource is already being deleted: wait until it is gone instead of deleting it again. */
 const DELETING = new Set(['deleting', 'pending_delete', 'deleted']);

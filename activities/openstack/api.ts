@@ -85,3 +85,18 @@ export async function listAllPages<T extends { id: string }>(page: (marker: stri
     marker = last.id;
   }
 }
+
+/** An OpenStack timestamp as epoch ms; Cinder and Nova often omit the zone (they mean UTC). Undefined when unreadable. */
+export function parseServiceTime(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const zoned = /(?:Z|[+-]\d{2}:?\d{2})$/i.test(value) ? value : `${value}Z`;
+  const ms = Date.parse(zoned);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** The string-valued fields of a resource (Glance properties, as tags). */
+export function stringProps(obj: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj)) if (typeof v === 'string') out[k] = v;
+  return out;
+}

@@ -4,6 +4,7 @@
  * Deleting always waits until the resource is really gone, so the next undo (the volume a snapshot carries, the
  * snapshot under a volume) never runs into a dependency.
  */
+import { stringProps } from './api';
 import type { OpenStackClients } from './clients';
 import { waitGone, waitSettled } from './wait';
 import type { WaitOptions } from './wait';
@@ -27,11 +28,6 @@ interface KindOps {
   busy: readonly string[];
 }
 
-function stringProps(obj: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(obj)) if (typeof v === 'string') out[k] = v;
-  return out;
-}
 
 export function kindOps(c: OpenStackClients, kind: ResourceKind, allTenants = false): KindOps {
   switch (kind) {
